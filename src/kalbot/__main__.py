@@ -1,0 +1,3 @@
+from kalbot.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Frozen values and pure maths. Standard library only."""
