@@ -7,10 +7,11 @@ Protocols it owns; keep each one narrow and named for what the core needs.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from kalbot.domain.ai import Completion, CompletionRequest, StoredAnalysis
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis
 from kalbot.domain.market import Market, OrderBook
@@ -65,3 +66,59 @@ class SnapshotStore(Protocol):
         tickers: Sequence[str] | None = None,
         category: str | None = None,
     ) -> AsyncIterator[Snapshot]: ...
+
+
+class CompletionClient(Protocol):
+    """One language-model endpoint (``kalbot.adapters.llm``): a prompt in, a raw reply out.
+
+    Raises ``kalbot.domain.ai.LLMError`` subclasses for every failure.
+    """
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def max_output_tokens(self) -> int: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+
+class AIStore(Protocol):
+    """The analyst's records: analyses, AI cost per day and provider, budget reservations.
+
+    ``reserve_ai_budget`` and ``record_analysis`` are single database transactions serialised
+    per UTC day, so concurrent callers (threads, tasks or processes) cannot overshoot.
+    """
+
+    async def reserve_ai_budget(
+        self,
+        *,
+        day: date,
+        provider: str,
+        model: str,
+        amount: Decimal,
+        budget: Decimal,
+        now: datetime,
+        expires_at: datetime,
+    ) -> str | None:
+        """Reserve ``amount`` if spent + reserved + amount <= budget; the id, or None."""
+        ...
+
+    async def release_ai_budget(self, reservation_id: str) -> None: ...
+
+    async def record_analysis(
+        self, analysis: Analysis, *, timestamp: datetime, reservation_id: str | None = None
+    ) -> int:
+        """Store the row, add its cost to ai_cost_tracking and drop the reservation, atomically."""
+        ...
+
+    async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
+        """(settled spend, live reservations) for the UTC ``day``."""
+        ...
+
+    async def latest_analysis(self, ticker: str) -> StoredAnalysis | None:
+        """The newest stored analysis of ``ticker`` that produced a probability."""
+        ...
