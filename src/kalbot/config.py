@@ -139,6 +139,11 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     token: SecretStr | None = None
+    refresh_seconds: int = Field(5, ge=1, le=3600)  # how often the pages re-fetch their data
+    page_size: int = Field(50, ge=1, le=1000)
+    exports_dir: Path = Path("data/backtests")  # one sub-directory per exported backtest run
+    max_cycle_age_seconds: int = Field(600, ge=1)  # /health fails when the last cycle is older
+    exchange_check: bool = True  # /health asks the exchange (Kalshi or its stand-in) for status
 
 
 class LoggingSettings(_Section):
