@@ -119,6 +119,8 @@ class AIStore(Protocol):
         """(settled spend, live reservations) for the UTC ``day``."""
         ...
 
-    async def latest_analysis(self, ticker: str) -> StoredAnalysis | None:
-        """The newest stored analysis of ``ticker`` that produced a probability."""
+    async def latest_analysis(
+        self, ticker: str, provider: str | None = None
+    ) -> StoredAnalysis | None:
+        """The newest stored analysis of ``ticker`` (by ``provider``) with a probability."""
         ...
