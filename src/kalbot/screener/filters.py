@@ -1,0 +1,134 @@
+"""The screener: an ordered list of small filters, each with one reason code.
+
+A market passes when every filter accepts it; the first filter that rejects names the reason.
+Filters are plain functions of ``(market, now)`` so one cycle over thousands of markets stays
+cheap and the same code runs in backtest, paper and live.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from kalbot.domain.market import Market
+
+#: A filter returns None to accept a market, or the reason code it rejects it with.
+Filter = Callable[[Market, datetime], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenConfig:
+    """Thresholds for the default filters (TradingSettings feeds these in bootstrap)."""
+
+    min_volume_24h: Decimal = Decimal(100)
+    min_open_interest: Decimal = Decimal(50)
+    max_spread: Decimal = Decimal("0.08")
+    min_hours_to_close: Decimal = Decimal(1)
+    max_days_to_close: Decimal = Decimal(30)
+    min_price: Decimal = Decimal("0.05")
+    max_price: Decimal = Decimal("0.95")
+    categories_allow: frozenset[str] = frozenset()
+    categories_deny: frozenset[str] = frozenset()
+    tickers_deny: frozenset[str] = frozenset()
+
+
+def default_filters(cfg: ScreenConfig) -> list[tuple[str, Filter]]:
+    """The built-in filters in the order they run (cheap and decisive first)."""
+    min_to_close = timedelta(hours=float(cfg.min_hours_to_close))
+    max_to_close = timedelta(days=float(cfg.max_days_to_close))
+    allow = {c.lower() for c in cfg.categories_allow}
+    deny = {c.lower() for c in cfg.categories_deny}
+
+    def status_open(m: Market, now: datetime) -> str | None:
+        return None if m.status.is_open else "not_open"
+
+    def not_combo(m: Market, now: datetime) -> str | None:
+        return "combo_market" if m.is_combo else None
+
+    def ticker_allowed(m: Market, now: datetime) -> str | None:
+        return "ticker_denied" if m.ticker in cfg.tickers_deny else None
+
+    def category_allowed(m: Market, now: datetime) -> str | None:
+        cat = m.category.lower()
+        if allow and cat not in allow:
+            return "category_not_allowed"
+        if cat in deny:
+            return "category_denied"
+        return None
+
+    def time_to_close(m: Market, now: datetime) -> str | None:
+        left = m.close_time - now
+        if left < min_to_close:
+            return "closes_too_soon"
+        if left > max_to_close:
+            return "closes_too_late"
+        return None
+
+    def liquidity(m: Market, now: datetime) -> str | None:
+        if m.volume_24h < cfg.min_volume_24h:
+            return "low_volume"
+        if m.open_interest < cfg.min_open_interest:
+            return "low_open_interest"
+        return None
+
+    def quote_ok(m: Market, now: datetime) -> str | None:
+        q = m.quote
+        if q.yes_bid is None or q.yes_ask is None:
+            return "one_sided_book"
+        if q.yes_ask - q.yes_bid > cfg.max_spread:
+            return "spread_too_wide"
+        mid = (q.yes_bid + q.yes_ask) / 2
+        if mid < cfg.min_price or mid > cfg.max_price:
+            return "price_out_of_range"
+        return None
+
+    return [
+        ("status_open", status_open),
+        ("not_combo", not_combo),
+        ("ticker_allowed", ticker_allowed),
+        ("category_allowed", category_allowed),
+        ("time_to_close", time_to_close),
+        ("liquidity", liquidity),
+        ("quote_ok", quote_ok),
+    ]
+
+
+@dataclass(slots=True)
+class ScreenResult:
+    passed: list[Market] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # ticker -> reason code
+    counts: Counter[str] = field(default_factory=Counter)  # reason code -> markets
+
+
+class Screener:
+    """Runs the filters over a cycle's markets and counts rejections by reason."""
+
+    def __init__(self, filters: Sequence[tuple[str, Filter]]) -> None:
+        self._filters = [f for _, f in filters]
+        self.names = [n for n, _ in filters]
+
+    @classmethod
+    def from_config(cls, cfg: ScreenConfig) -> Screener:
+        return cls(default_filters(cfg))
+
+    def reason(self, market: Market, now: datetime) -> str | None:
+        """The first reason a market is rejected, or None when it passes."""
+        for f in self._filters:
+            why = f(market, now)
+            if why is not None:
+                return why
+        return None
+
+    def screen(self, markets: Iterable[Market], now: datetime) -> ScreenResult:
+        out = ScreenResult()
+        for m in markets:
+            why = self.reason(m, now)
+            if why is None:
+                out.passed.append(m)
+            else:
+                out.rejected[m.ticker] = why
+                out.counts[why] += 1
+        return out

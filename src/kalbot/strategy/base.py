@@ -1,0 +1,99 @@
+"""The strategy interface and the read-only context a strategy decides from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from kalbot.domain.context import HeldPosition, PricePoint
+from kalbot.domain.decisions import Analysis, Decision, DecisionResult
+from kalbot.domain.fees import taker_fee
+from kalbot.domain.market import Market
+from kalbot.domain.prices import ONE, ZERO, Side
+
+_FEE_LOT = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioView:
+    """What a strategy may know about the whole book (values, not live objects)."""
+
+    cash: Decimal
+    equity: Decimal
+    open_positions: int
+    exposure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """Everything a strategy sees for one market in one cycle. Frozen: strategies cannot mutate it.
+
+    ``analysis`` is the analyst's view when the strategy asked for one (``needs_analysis``) and
+    the analyst answered; ``now`` comes from the engine's injected clock.
+    """
+
+    market: Market
+    now: datetime
+    history: tuple[PricePoint, ...]
+    position: HeldPosition | None
+    portfolio: PortfolioView
+    analysis: Analysis | None = None
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """``decide(context) -> DecisionResult``; must be pure and deterministic for a given context."""
+
+    name: str
+    needs_analysis: bool
+
+    def can_handle(self, market: Market) -> bool: ...
+
+    def decide(self, ctx: StrategyContext) -> DecisionResult: ...
+
+
+def fee_per_contract(price: Decimal) -> Decimal:
+    """Kalshi's taker fee per contract at ``price``, through the one fee function (a 100 lot)."""
+    return taker_fee(_FEE_LOT, price) / _FEE_LOT
+
+
+def edge_after_fees(probability: Decimal, price: Decimal) -> Decimal:
+    """Expected profit per contract of buying a side at ``price`` that wins with ``probability``."""
+    return probability - price - fee_per_contract(price)
+
+
+def side_probability(probability_yes: Decimal, side: Side) -> Decimal:
+    return probability_yes if side is Side.YES else ONE - probability_yes
+
+
+def skip(reason: str, probability_yes: Decimal | None = None) -> DecisionResult:
+    return DecisionResult(Decision.SKIP, ZERO, reason, probability_yes=probability_yes)
+
+
+def open_side(
+    side: Side, confidence: Decimal, reason: str, price: Decimal, probability_yes: Decimal | None
+) -> DecisionResult:
+    decision = Decision.OPEN_YES if side is Side.YES else Decision.OPEN_NO
+    return DecisionResult(
+        decision, confidence, reason, limit_price=price, probability_yes=probability_yes
+    )
+
+
+def best_side(
+    market: Market, probability_yes: Decimal, min_edge: Decimal
+) -> tuple[Side, Decimal, Decimal] | None:
+    """The side with the larger edge after fees at its ask, if that edge reaches ``min_edge``.
+
+    Returns (side, ask in the side's own price space, edge).
+    """
+    best: tuple[Side, Decimal, Decimal] | None = None
+    for side in (Side.YES, Side.NO):
+        ask = market.quote.ask(side)
+        if ask is None or ask <= ZERO or ask >= ONE:
+            continue
+        edge = edge_after_fees(side_probability(probability_yes, side), ask)
+        if edge >= min_edge and (best is None or edge > best[2]):
+            best = (side, ask, edge)
+    return best
