@@ -75,6 +75,31 @@ class ModelPrice(_Section):
     output_per_mtok: Decimal = Field(ge=0)
 
 
+# List prices in dollars per million tokens as published by the providers; the date is when
+# they were taken. Check them before spending real money and override ``ai.prices``.
+DEFAULT_PRICES_AS_OF = "2025-05-22"
+DEFAULT_MODEL_PRICES: dict[str, ModelPrice] = {
+    "gpt-4.1-mini": ModelPrice(input_per_mtok=Decimal("0.40"), output_per_mtok=Decimal("1.60")),
+    "gpt-4.1": ModelPrice(input_per_mtok=Decimal("2.00"), output_per_mtok=Decimal("8.00")),
+    "gpt-4o-mini": ModelPrice(input_per_mtok=Decimal("0.15"), output_per_mtok=Decimal("0.60")),
+    "gpt-4o": ModelPrice(input_per_mtok=Decimal("2.50"), output_per_mtok=Decimal("10.00")),
+    "claude-sonnet-4": ModelPrice(input_per_mtok=Decimal("3.00"), output_per_mtok=Decimal("15.00")),
+    "claude-3-5-haiku": ModelPrice(input_per_mtok=Decimal("0.80"), output_per_mtok=Decimal("4.00")),
+    "grok-3-mini": ModelPrice(input_per_mtok=Decimal("0.30"), output_per_mtok=Decimal("0.50")),
+    "grok-3": ModelPrice(input_per_mtok=Decimal("3.00"), output_per_mtok=Decimal("15.00")),
+}
+DEFAULT_MODELS: dict[str, str] = {
+    "openai": "gpt-4.1-mini",
+    "anthropic": "claude-sonnet-4-20250514",
+    "xai": "grok-3-mini",
+}
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "xai": "https://api.x.ai/v1",
+}
+
+
 class AISettings(_Section):
     provider: str = "heuristic"  # heuristic | openai | anthropic | xai | openai-compatible
     ensemble: tuple[str, ...] = ()
@@ -92,8 +117,25 @@ class AISettings(_Section):
     show_market_price: bool = False
     reanalyze_after_seconds: int = Field(3600, ge=0)
     reanalyze_price_move: Decimal = Field(Decimal("0.03"), ge=0)
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    prices_as_of: str = ""
+    # Dollars per million tokens. Setting ``prices`` replaces this whole table; a paid call to
+    # a model with no price here is never made (SKIP ``ai_price_unknown``).
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_MODEL_PRICES))
+    prices_as_of: str = DEFAULT_PRICES_AS_OF
+    # Default model per provider; ``model`` overrides it for the main ``provider``.
+    models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
+    # Base URL per provider; ``base_url`` overrides it for the main ``provider``.
+    base_urls: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_BASE_URLS))
+    ensemble_weights: tuple[Decimal, ...] = ()
+    # SDK-level retries; each retry could be billed, and the loop retries next cycle anyway.
+    max_retries: int = Field(0, ge=0, le=5)
+    min_confidence: Decimal = Field(Decimal("0"), ge=0, le=1)
+    # The taker fee per contract is judged on a lot of this many contracts (fees round up).
+    fee_reference_contracts: Decimal = Field(Decimal("10"), gt=0)
+    heuristic_params_path: str = "data/analyst_model.json"
+    # An unsettled reservation (a crashed process) stops counting against the budget after this.
+    reservation_ttl_seconds: int = Field(600, ge=1)
+    # What to ask an openai-compatible server for: not all of them support JSON Schema.
+    compatible_response_format: Literal["json_schema", "json_object", "none"] = "json_object"
 
 
 class RiskSettings(_Section):
