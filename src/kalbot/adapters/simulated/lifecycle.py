@@ -1,0 +1,293 @@
+"""Markets' lifecycle on the exchange: listing, open/close on schedule, pauses, settlement,
+and the public market-data views (``Market``, ``OrderBook``, ``Quote``)."""
+
+from __future__ import annotations
+
+import heapq
+from datetime import datetime
+from decimal import Decimal
+
+from kalbot.adapters.simulated.book import Book
+from kalbot.adapters.simulated.errors import EngineError, ErrorCode
+from kalbot.adapters.simulated.events import LifecycleType, MarketEvent, SettlementEvent
+from kalbot.adapters.simulated.markets import MarketSpec, MarketState
+from kalbot.adapters.simulated.matching import FillRow, Matcher
+from kalbot.adapters.simulated.records import SettlementRecord
+from kalbot.adapters.simulated.units import (
+    ONE_TICKS,
+    PRICE_SCALE,
+    money_to_dollars,
+    price_to_ticks,
+    ticks_to_price,
+    units_to_count,
+)
+from kalbot.domain.market import Market, MarketResult, MarketStatus, OrderBook, Quote
+from kalbot.domain.orders import OrderStatus
+from kalbot.ports import Clock
+
+_OPEN, _CLOSE = 0, 1
+_AFTER_CLOSE = {
+    MarketStatus.CLOSED,
+    MarketStatus.DETERMINED,
+    MarketStatus.DISPUTED,
+    MarketStatus.AMENDED,
+    MarketStatus.FINALIZED,
+}
+
+
+class Lifecycle(Matcher):
+    clock: Clock
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settlements: dict[str, list[SettlementRecord]] = {}
+        self._schedule: list[tuple[datetime, int, str, int]] = []
+        self._last_fills: list[FillRow] = []
+
+    # -- listing -------------------------------------------------------------------------------
+    def add_market(self, spec: MarketSpec) -> None:
+        """List a market; it opens at ``open_time`` (or now) and closes at ``close_time``."""
+        if spec.ticker in self._markets:
+            raise EngineError(ErrorCode.MARKET_EXISTS, f"market {spec.ticker} exists")
+        now = self.clock.now()
+        if spec.open_time is not None and spec.open_time > now:
+            status = MarketStatus.INITIALIZED
+        elif spec.close_time <= now:
+            status = MarketStatus.CLOSED
+        else:
+            status = MarketStatus.ACTIVE
+        state = MarketState(spec=spec, status=status, close_time=spec.close_time)
+        self._markets[spec.ticker] = state
+        self._books[spec.ticker] = Book(spec.ticker)
+        if status is MarketStatus.INITIALIZED and spec.open_time is not None:
+            self._push(spec.open_time, spec.ticker, _OPEN)
+        if status is not MarketStatus.CLOSED:
+            self._push(spec.close_time, spec.ticker, _CLOSE)
+        if self._listeners:
+            self._emit(MarketEvent(spec.ticker, LifecycleType.CREATED, status, now))
+
+    def tickers(self) -> list[str]:
+        return list(self._markets)
+
+    def market_spec(self, ticker: str) -> MarketSpec:
+        return self._market(ticker).spec
+
+    def market_status(self, ticker: str) -> MarketStatus:
+        self._sync()
+        return self._market(ticker).status
+
+    def market(self, ticker: str) -> Market:
+        """The market as a trader sees it: status, top of book, volume, result."""
+        self._sync()
+        return self._market_view(self._market(ticker))
+
+    def markets(self, status: MarketStatus | None = None) -> list[Market]:
+        self._sync()
+        return [
+            self._market_view(m)
+            for m in self._markets.values()
+            if status is None or m.status is status
+        ]
+
+    def quote(self, ticker: str) -> Quote:
+        self._sync()
+        self._market(ticker)
+        return self._quote(ticker)
+
+    def orderbook(self, ticker: str, depth: int = 0) -> OrderBook:
+        """Both legs' bids in their own prices; ``depth`` > 0 keeps the best levels only."""
+        self._sync()
+        self._market(ticker)
+        book = self._books[ticker]
+        out = OrderBook(ticker)
+        for leg, target in ((book.yes, out.yes), (book.no, out.no)):
+            levels = leg.depth()
+            for price, size in levels[:depth] if depth > 0 else levels:
+                target[ticks_to_price(price)] = units_to_count(size)
+        return out
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def pause(self, ticker: str) -> None:
+        """Trading pause: the market goes ``inactive``; every order operation is refused."""
+        now = self._sync()
+        m = self._market(ticker)
+        if m.status is MarketStatus.ACTIVE:
+            m.status = MarketStatus.INACTIVE
+            if self._listeners:
+                self._emit(MarketEvent(ticker, LifecycleType.DEACTIVATED, m.status, now))
+
+    def resume(self, ticker: str) -> None:
+        """Reactivate a paused market; as on Kalshi, its resting orders are canceled."""
+        now = self._sync()
+        m = self._market(ticker)
+        if m.status is MarketStatus.INACTIVE:
+            self._cancel_market_orders(ticker, now, "market_reactivated")
+            m.status = MarketStatus.ACTIVE
+            if self._listeners:
+                self._emit(MarketEvent(ticker, LifecycleType.ACTIVATED, m.status, now))
+
+    def update_close_time(self, ticker: str, close_time: datetime) -> None:
+        """Move the close (earlier for an early close, later to keep trading)."""
+        now = self._sync()
+        m = self._market(ticker)
+        if m.status in _AFTER_CLOSE:
+            raise EngineError(ErrorCode.MARKET_INACTIVE, f"{ticker} has closed")
+        m.close_time = close_time
+        self._push(close_time, ticker, _CLOSE)
+        if self._listeners:
+            self._emit(
+                MarketEvent(
+                    ticker, LifecycleType.CLOSE_DATE_UPDATED, m.status, now, None, close_time
+                )
+            )
+        self._sync()
+
+    def settle(
+        self, ticker: str, result: MarketResult, settlement_value: Decimal | None = None
+    ) -> list[SettlementRecord]:
+        """Determine and settle a market: $1.00 per winning contract (scalar: the value per YES).
+
+        A market still open is closed first. Returns one record per account that held or
+        traded the market.
+        """
+        now = self._sync()
+        m = self._market(ticker)
+        if m.status is MarketStatus.FINALIZED:
+            raise EngineError(ErrorCode.INVALID_SETTLEMENT, f"{ticker} is already settled")
+        if result is MarketResult.SCALAR:
+            if settlement_value is None:
+                raise EngineError(ErrorCode.INVALID_SETTLEMENT, "scalar needs a settlement value")
+            yes_pays = price_to_ticks(settlement_value, "settlement_value")
+        elif result is MarketResult.YES:
+            yes_pays = ONE_TICKS
+        elif result is MarketResult.NO:
+            yes_pays = 0
+        else:
+            raise EngineError(ErrorCode.INVALID_SETTLEMENT, f"cannot settle as {result.value}")
+        if m.status not in _AFTER_CLOSE:
+            self._close(m, now)
+        m.result = result
+        m.status = MarketStatus.DETERMINED
+        if self._listeners:
+            self._emit(MarketEvent(ticker, LifecycleType.DETERMINED, m.status, now, result))
+        records: list[SettlementRecord] = []
+        for acct in self._accounts.values():
+            state = acct.positions.pop(ticker, None)
+            if state is None:
+                continue
+            pos = state.position
+            payout = pos * yes_pays if pos > 0 else -pos * (ONE_TICKS - yes_pays)
+            acct.cash += payout
+            record = SettlementRecord(
+                ticker=ticker,
+                event_ticker=m.spec.event_ticker,
+                account_id=acct.account_id,
+                market_result=result,
+                yes_count=units_to_count(max(pos, 0)),
+                yes_total_cost=money_to_dollars(state.cost if pos > 0 else 0),
+                no_count=units_to_count(max(-pos, 0)),
+                no_total_cost=money_to_dollars(state.cost if pos < 0 else 0),
+                revenue=money_to_dollars(payout),
+                fee_cost=money_to_dollars(0),
+                settled_time=now,
+            )
+            self._settlements.setdefault(acct.account_id, []).append(record)
+            records.append(record)
+            if self._listeners:
+                self._emit(SettlementEvent(record))
+        m.open_interest = 0
+        m.status = MarketStatus.FINALIZED
+        m.settled_time = now
+        if self._listeners:
+            self._emit(MarketEvent(ticker, LifecycleType.SETTLED, m.status, now, result))
+        return records
+
+    # -- time ----------------------------------------------------------------------------------
+    def advance(self) -> datetime:
+        """Apply whatever the clock has made due (expiries, opens, closes); returns now."""
+        return self._sync()
+
+    def _sync(self) -> datetime:
+        now = self.clock.now()
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            _, _, order_id = heapq.heappop(expiries)
+            o = self._orders[order_id]
+            if o.status is OrderStatus.RESTING:
+                self._cancel_remainder(o, o.expiration or now, "expired")
+        schedule = self._schedule
+        while schedule and schedule[0][0] <= now:
+            when, _, ticker, kind = heapq.heappop(schedule)
+            m = self._markets[ticker]
+            if kind == _OPEN and m.status is MarketStatus.INITIALIZED:
+                m.status = MarketStatus.ACTIVE
+                if self._listeners:
+                    self._emit(MarketEvent(ticker, LifecycleType.ACTIVATED, m.status, when))
+            elif kind == _CLOSE and m.close_time <= now and m.status not in _AFTER_CLOSE:
+                self._close(m, m.close_time)
+        return now
+
+    def _close(self, m: MarketState, when: datetime) -> None:
+        self._cancel_market_orders(m.ticker, when, "market_closed")
+        m.status = MarketStatus.CLOSED
+
+    def _cancel_market_orders(self, ticker: str, when: datetime, reason: str) -> None:
+        for o in list(self._orders.values()):
+            if o.ticker == ticker and o.status is OrderStatus.RESTING:
+                self._cancel_remainder(o, when, reason)
+
+    def _push(self, when: datetime, ticker: str, kind: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._schedule, (when, self._seq, ticker, kind))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _market(self, ticker: str) -> MarketState:
+        m = self._markets.get(ticker)
+        if m is None:
+            raise EngineError(ErrorCode.MARKET_NOT_FOUND, f"no market {ticker}")
+        return m
+
+    def _require_active(self, m: MarketState, now: datetime) -> None:
+        if m.status is not MarketStatus.ACTIVE or now >= m.close_time:
+            raise EngineError(ErrorCode.MARKET_INACTIVE, f"{m.ticker} is {m.status.value}")
+
+    def _quote(self, ticker: str) -> Quote:
+        book = self._books[ticker]
+        yb, nb = book.yes.best(), book.no.best()
+        return Quote(
+            yes_bid=ticks_to_price(yb) if yb is not None else None,
+            yes_ask=ticks_to_price(PRICE_SCALE - nb) if nb is not None else None,
+            yes_bid_size=units_to_count(book.yes.sizes[yb]) if yb is not None else Decimal(0),
+            yes_ask_size=units_to_count(book.no.sizes[nb]) if nb is not None else Decimal(0),
+        )
+
+    def _market_view(self, m: MarketState) -> Market:
+        s = m.spec
+        return Market(
+            ticker=s.ticker,
+            event_ticker=s.event_ticker,
+            title=s.title,
+            status=m.status,
+            quote=self._quote(s.ticker),
+            close_time=m.close_time,
+            series_ticker=s.series_ticker,
+            subtitle=s.subtitle,
+            yes_subtitle=s.yes_subtitle,
+            no_subtitle=s.no_subtitle,
+            category=s.category,
+            open_time=s.open_time,
+            expiration_time=m.close_time,
+            last_price=ticks_to_price(m.last_price) if m.last_price is not None else None,
+            volume=units_to_count(m.volume),
+            volume_24h=units_to_count(m.volume),
+            open_interest=units_to_count(m.open_interest),
+            result=m.result,
+            floor_strike=s.floor_strike,
+            cap_strike=s.cap_strike,
+            strike_type=s.strike_type,
+            rules_primary=s.rules_primary,
+            rules_secondary=s.rules_secondary,
+            price_ranges=s.price_ranges,
+            fee_type=s.fee_type,
+            fee_multiplier=s.fee_multiplier,
+        )

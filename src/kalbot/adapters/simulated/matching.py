@@ -1,0 +1,370 @@
+"""The matching loop and the bookkeeping of one fill (the heart of ``Exchange``).
+
+Split from ``exchange.py`` along the seam "how orders meet" vs "what you may ask the
+exchange"; ``Matcher`` holds the shared state and ``Exchange`` adds the public operations.
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from kalbot.adapters.simulated.accounts import Account, fill_cash_need
+from kalbot.adapters.simulated.book import Book, LiveOrder
+from kalbot.adapters.simulated.events import (
+    BookDelta,
+    EngineEvent,
+    FillEvent,
+    Listener,
+    OrderEvent,
+    PositionEvent,
+    TradeEvent,
+)
+from kalbot.adapters.simulated.markets import MarketState
+from kalbot.adapters.simulated.records import (
+    FillRecord,
+    OrderView,
+    SelfTradePrevention,
+    TradeRecord,
+)
+from kalbot.adapters.simulated.units import (
+    ONE_TICKS,
+    fee_money,
+    money_to_dollars,
+    ticks_to_price,
+    units_to_count,
+    worst_fee_ticks,
+)
+from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
+from kalbot.domain.prices import Side
+
+
+@dataclass(slots=True)
+class FillRow:
+    """A fill kept in integer units; turned into a ``FillRecord`` only when asked for."""
+
+    seq: int
+    trade_seq: int
+    order: LiveOrder
+    yes_ticks: int
+    units: int
+    fee: int
+    is_taker: bool
+    ts: datetime
+    post_position: int
+
+    def record(self) -> FillRecord:
+        o = self.order
+        return FillRecord(
+            fill_id=_uid(self.seq, 2),
+            trade_id=_uid(self.trade_seq, 3),
+            order_id=o.order_id,
+            client_order_id=o.client_order_id,
+            account_id=o.account_id,
+            ticker=o.ticker,
+            book_side=o.book_side,
+            yes_price=ticks_to_price(self.yes_ticks),
+            count=units_to_count(self.units),
+            fee=money_to_dollars(self.fee),
+            is_taker=self.is_taker,
+            ts=self.ts,
+            post_position=units_to_count(self.post_position),
+        )
+
+
+@dataclass(slots=True)
+class TradeRow:
+    seq: int
+    ticker: str
+    yes_ticks: int
+    units: int
+    taker_book_side: BookSide
+    ts: datetime
+
+    def record(self) -> TradeRecord:
+        return TradeRecord(
+            trade_id=_uid(self.seq, 3),
+            ticker=self.ticker,
+            yes_price=ticks_to_price(self.yes_ticks),
+            count=units_to_count(self.units),
+            taker_book_side=self.taker_book_side,
+            ts=self.ts,
+        )
+
+
+def _uid(n: int, kind: int) -> str:
+    """Deterministic UUID-shaped ids: same run, same ids (kind keeps orders/fills/trades apart)."""
+    return str(uuid.UUID(int=(kind << 96) | n))
+
+
+def order_view(o: LiveOrder) -> OrderView:
+    return OrderView(
+        order_id=o.order_id,
+        account_id=o.account_id,
+        client_order_id=o.client_order_id,
+        ticker=o.ticker,
+        book_side=o.book_side,
+        yes_price=ticks_to_price(
+            o.own_ticks if o.book_side is BookSide.BID else ONE_TICKS - o.own_ticks
+        ),
+        status=o.status,
+        time_in_force=o.time_in_force,
+        initial_count=units_to_count(o.initial),
+        fill_count=units_to_count(o.filled),
+        remaining_count=units_to_count(o.remaining),
+        taker_fill_cost=money_to_dollars(o.taker_cost),
+        maker_fill_cost=money_to_dollars(o.maker_cost),
+        taker_fees=money_to_dollars(o.taker_fees),
+        maker_fees=money_to_dollars(o.maker_fees),
+        created_time=o.created,
+        last_update_time=o.updated or o.created,
+        expiration_time=o.expiration,
+        self_trade_prevention=o.stp,
+        post_only=o.post_only,
+        reduce_only=o.reduce_only,
+        cancel_reason=o.cancel_reason,
+    )
+
+
+class Matcher:
+    """Shared state and the matching loop; see ``Exchange`` for the public surface."""
+
+    def __init__(self) -> None:
+        self._markets: dict[str, MarketState] = {}
+        self._books: dict[str, Book] = {}
+        self._accounts: dict[str, Account] = {}
+        self._orders: dict[str, LiveOrder] = {}
+        self._fills: dict[str, list[FillRow]] = {}
+        self._trades: list[TradeRow] = []
+        self._expiries: list[tuple[datetime, int, str]] = []
+        self._listeners: list[Listener] = []
+        self._seq = 0
+        self.fees_collected = 0  # micro-dollars, all accounts
+
+    # -- events --------------------------------------------------------------------------
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    def _emit_delta(self, o: LiveOrder, amount: int, ts: datetime, own: bool = True) -> None:
+        self._emit(
+            BookDelta(
+                ticker=o.ticker,
+                side=Side.YES if o.book_side is BookSide.BID else Side.NO,
+                price=ticks_to_price(o.own_ticks),
+                delta=units_to_count(amount),
+                ts=ts,
+                account_id=o.account_id if own else None,
+                client_order_id=(o.client_order_id or None) if own else None,
+            )
+        )
+
+    # -- reservations ----------------------------------------------------------------------
+    def _reservation(self, o: LiveOrder, account: Account, market: MarketState) -> int:
+        """Cash an order's remainder may need: premium + worst-case fee - $1 per closing lot."""
+        spec = market.spec
+        fee = fee_money(
+            o.remaining,
+            worst_fee_ticks(o.own_ticks),
+            True,
+            spec.fee_type,
+            spec.fee_multiplier,
+        )
+        closable = account.closable(o.ticker, o.book_side is BookSide.BID)
+        need = fill_cash_need(o.own_ticks, o.remaining, fee, closable)
+        return need if need > 0 else 0
+
+    def _release(self, o: LiveOrder) -> None:
+        if o.reserved:
+            self._accounts[o.account_id].reserved -= o.reserved
+            o.reserved = 0
+
+    def _finish(self, o: LiveOrder, ts: datetime, reason: str = "") -> None:
+        """Take an order out of play: executed if nothing remains, else canceled."""
+        if o.resting:
+            self._books[o.ticker].leg(o.book_side).reduce(o, o.remaining)
+            o.resting = False
+            if self._listeners and o.remaining:
+                self._emit_delta(o, -o.remaining, ts)
+        o.status = OrderStatus.EXECUTED if o.remaining == 0 else OrderStatus.CANCELED
+        if o.remaining and reason:
+            o.cancel_reason = reason
+        o.updated = ts
+        self._release(o)
+        if self._listeners:
+            self._emit(OrderEvent(order_view(o)))
+
+    def _cancel_remainder(self, o: LiveOrder, ts: datetime, reason: str) -> int:
+        reduced = o.remaining
+        if o.resting:
+            self._books[o.ticker].leg(o.book_side).reduce(o, reduced)
+            o.resting = False
+            if self._listeners and reduced:
+                self._emit_delta(o, -reduced, ts)
+        o.remaining = 0
+        o.status = OrderStatus.CANCELED
+        o.cancel_reason = reason
+        o.updated = ts
+        self._release(o)
+        if self._listeners:
+            self._emit(OrderEvent(order_view(o)))
+        return reduced
+
+    def _rest(self, o: LiveOrder, market: MarketState, ts: datetime) -> None:
+        account = self._accounts[o.account_id]
+        new = self._reservation(o, account, market)
+        account.reserved += new - o.reserved
+        o.reserved = new
+        self._books[o.ticker].leg(o.book_side).add(o)
+        o.status = OrderStatus.RESTING
+        if o.expiration is not None:
+            self._seq += 1
+            heapq.heappush(self._expiries, (o.expiration, self._seq, o.order_id))
+        if self._listeners:
+            self._emit_delta(o, o.remaining, ts)
+            self._emit(OrderEvent(order_view(o)))
+
+    # -- matching ------------------------------------------------------------------------------
+    def _fillable(self, o: LiveOrder) -> int:
+        """Contracts (hundredths) other accounts offer at or inside ``o``'s limit (for FOK)."""
+        opp = self._books[o.ticker].opposite(o.book_side)
+        limit = ONE_TICKS - o.own_ticks
+        total = 0
+        for price, size in opp.depth():
+            if price < limit or total >= o.remaining:
+                break
+            own = sum(r.remaining for r in opp.orders_at(price) if r.account_id == o.account_id)
+            total += size - own
+        return total
+
+    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
+        """Match ``o`` against the opposite leg while it crosses. Returns the taker's fills.
+
+        Sets ``o.cancel_reason`` when matching stopped for a reason other than price
+        (self-trade, balance, reduce-only), so the caller cancels the remainder.
+        """
+        book = self._books[o.ticker]
+        opp = book.opposite(o.book_side)
+        limit = ONE_TICKS - o.own_ticks
+        taker_acct = self._accounts[o.account_id]
+        taker_yes = o.book_side is BookSide.BID
+        spec = market.spec
+        fee_type, mult = spec.fee_type, spec.fee_multiplier
+        ticker = o.ticker
+        out: list[FillRow] = []
+        listening = bool(self._listeners)
+        while o.remaining:
+            best = opp.best()
+            if best is None or best < limit:
+                break
+            maker = opp.front(best)
+            if maker.account_id == o.account_id:
+                if o.stp is SelfTradePrevention.TAKER_AT_CROSS:
+                    o.cancel_reason = "self_trade_prevention"
+                    break
+                self._cancel_remainder(maker, ts, "self_trade_prevention")
+                continue
+            maker_acct = self._accounts[maker.account_id]
+            qty = o.remaining if o.remaining < maker.remaining else maker.remaining
+            maker_yes = not taker_yes
+            if maker.reduce_only:
+                cap = maker_acct.closable(ticker, maker_yes)
+                if cap <= 0:
+                    self._cancel_remainder(maker, ts, "reduce_only")
+                    continue
+                qty = min(qty, cap)
+            if o.reduce_only:
+                cap = taker_acct.closable(ticker, taker_yes)
+                if cap <= 0:
+                    o.cancel_reason = "reduce_only"
+                    break
+                qty = min(qty, cap)
+            maker_own = best
+            taker_own = ONE_TICKS - best
+            maker_fee = fee_money(qty, maker_own, False, fee_type, mult)
+            taker_fee = fee_money(qty, taker_own, True, fee_type, mult)
+            maker_need = fill_cash_need(
+                maker_own, qty, maker_fee, maker_acct.closable(ticker, maker_yes)
+            )
+            if maker_need > maker_acct.available + maker.reserved and not maker_acct.unlimited:
+                self._cancel_remainder(maker, ts, "insufficient_balance")
+                continue
+            taker_need = fill_cash_need(
+                taker_own, qty, taker_fee, taker_acct.closable(ticker, taker_yes)
+            )
+            if taker_need > taker_acct.available + o.reserved and not taker_acct.unlimited:
+                o.cancel_reason = "insufficient_balance"
+                break
+            # -- execute -------------------------------------------------------------------
+            oi_before = _long(maker_acct, ticker) + _long(taker_acct, ticker)
+            maker_pos = maker_acct.apply_fill(ticker, maker_yes, maker_own, qty, maker_fee, ts)
+            taker_pos = taker_acct.apply_fill(ticker, taker_yes, taker_own, qty, taker_fee, ts)
+            market.open_interest += _long(maker_acct, ticker) + _long(taker_acct, ticker)
+            market.open_interest -= oi_before
+            for order, acct, need in ((maker, maker_acct, maker_need), (o, taker_acct, taker_need)):
+                used = min(order.reserved, need) if need > 0 else 0
+                order.reserved -= used
+                acct.reserved -= used
+            self.fees_collected += maker_fee + taker_fee
+            opp.reduce(maker, qty)
+            maker.remaining -= qty
+            maker.filled += qty
+            maker.maker_cost += maker_own * qty
+            maker.maker_fees += maker_fee
+            maker.updated = ts
+            o.remaining -= qty
+            o.filled += qty
+            o.taker_cost += taker_own * qty
+            o.taker_fees += taker_fee
+            yes_ticks = taker_own if taker_yes else maker_own
+            market.volume += qty
+            market.last_price = yes_ticks
+            self._seq += 1
+            trade = TradeRow(self._seq, ticker, yes_ticks, qty, o.book_side, ts)
+            self._trades.append(trade)
+            self._seq += 1
+            mrow = FillRow(
+                self._seq, trade.seq, maker, yes_ticks, qty, maker_fee, False, ts, maker_pos
+            )
+            self._seq += 1
+            trow = FillRow(self._seq, trade.seq, o, yes_ticks, qty, taker_fee, True, ts, taker_pos)
+            self._fills.setdefault(maker.account_id, []).append(mrow)
+            self._fills.setdefault(o.account_id, []).append(trow)
+            out.append(trow)
+            if maker.remaining == 0:
+                opp.pop_front(best)
+                maker.resting = False
+                maker.status = OrderStatus.EXECUTED
+                self._release(maker)
+            if listening:
+                self._emit_delta(maker, -qty, ts, own=False)
+                self._emit(TradeEvent(trade.record()))
+                self._emit(FillEvent(mrow.record()))
+                self._emit(FillEvent(trow.record()))
+                self._emit(OrderEvent(order_view(maker)))
+                self._emit(
+                    PositionEvent(maker.account_id, maker_acct.position(ticker).view(ticker))
+                )
+                self._emit(PositionEvent(o.account_id, taker_acct.position(ticker).view(ticker)))
+        return out
+
+    def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
+        """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
+        if o.time_in_force is TimeInForce.FOK and self._fillable(o) < o.remaining:
+            self._cancel_remainder(o, ts, "fill_or_kill")
+            return []
+        fills = self._match(o, market, ts)
+        if o.remaining and not o.cancel_reason and o.time_in_force is TimeInForce.GTC:
+            self._rest(o, market, ts)
+        elif o.remaining:
+            self._cancel_remainder(o, ts, o.cancel_reason or "immediate_or_cancel")
+        else:
+            self._finish(o, ts)
+        return fills
+
+
+def _long(account: Account, ticker: str) -> int:
+    pos = account.signed_position(ticker)
+    return pos if pos > 0 else 0
