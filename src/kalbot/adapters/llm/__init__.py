@@ -1,1 +1,8 @@
-"""kalbot.adapters.llm."""
+"""Language-model providers behind ``kalbot.ports.CompletionClient``, one module per SDK.
+
+- ``openai_chat.OpenAIChatClient``: OpenAI, xAI (OpenAI-compatible endpoint) and any other
+  OpenAI-compatible server, through the ``openai`` SDK.
+- ``anthropic_messages.AnthropicClient``: Anthropic, through the ``anthropic`` SDK.
+- ``fake.FakeCompletionClient``: scripted replies for tests.
+- ``factory.build_client``: the client a provider name and the AI settings call for.
+"""
