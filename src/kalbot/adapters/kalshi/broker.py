@@ -1,0 +1,78 @@
+"""``KalshiBroker``: the ``kalbot.ports.Broker`` port for live trading over the REST client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from kalbot.adapters.kalshi import convert
+from kalbot.adapters.kalshi import wire as w
+from kalbot.adapters.kalshi.client import KalshiClient
+from kalbot.domain.market import Market
+from kalbot.domain.orders import Fill, OrderAck, OrderIntent, to_v2
+
+log = logging.getLogger(__name__)
+
+
+class KalshiBroker:
+    """Places limit orders through the V2 endpoints.
+
+    ``place`` snaps the YES-leg price to the market's ``price_ranges`` (never worsening the
+    intent's limit), sends the intent's ``client_order_id`` and relies on the client to retry with
+    that same id and resolve a 409 to the order already placed. The broker remembers each order's
+    intent so fills come back as placed ("sell YES" rather than the equivalent "buy NO").
+    """
+
+    def __init__(self, client: KalshiClient) -> None:
+        self.client = client
+        self._intents: dict[str, convert.Direction] = {}  # order_id -> how we placed it
+
+    async def place(self, intent: OrderIntent, market: Market) -> OrderAck:
+        if intent.ticker != market.ticker:
+            raise ValueError(f"intent for {intent.ticker} placed against market {market.ticker}")
+        if market.is_combo:
+            raise ValueError(f"{market.ticker} is a multivariate (combo) market; not traded")
+        order = to_v2(intent, market.price_ranges)
+        result = await self.client.create_order(order)
+        if isinstance(result, w.OrderW):
+            ack = convert.ack_from_order(result)
+        else:
+            ack = convert.ack_from_create(result, order)
+        self._intents[ack.order_id] = convert.direction_of(intent)
+        return ack
+
+    async def cancel(self, order_id: str) -> None:
+        await self.client.cancel_order(order_id)
+
+    async def fills(self, since: datetime | None = None) -> Sequence[Fill]:
+        """Our fills (oldest first), in each side's own price space, with Kalshi's fee."""
+        filters = {"min_ts": int(since.timestamp())} if since is not None else {}
+        out = [
+            convert.fill(f, self._intents.get(f.order_id))
+            async for f in self.client.iter_fills(**filters)
+        ]
+        if since is not None:
+            out = [f for f in out if f.ts >= since]  # min_ts is whole seconds
+        return sorted(out, key=lambda f: f.ts)
+
+    async def positions(self) -> dict[str, Decimal]:
+        """Net signed contracts per ticker (+YES, -NO); flat markets are left out."""
+        out: dict[str, Decimal] = {}
+        async for p in self.client.iter_positions():
+            n = convert.position(p)
+            if n != 0:
+                out[p.ticker] = n
+        return out
+
+    async def balance(self) -> Decimal:
+        return convert.balance(await self.client.balance())
+
+    async def resting_orders(self) -> list[OrderAck]:
+        """Orders still resting on the book (for reconciliation after a restart)."""
+        return [convert.ack_from_order(o) async for o in self.client.iter_orders(status="resting")]
+
+    async def settlements(self, since: datetime | None = None) -> list[w.SettlementW]:
+        filters = {"min_ts": int(since.timestamp())} if since is not None else {}
+        return [s async for s in self.client.iter_settlements(**filters)]

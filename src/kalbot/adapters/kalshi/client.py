@@ -1,0 +1,467 @@
+"""The async REST client (httpx, injectable transport): signing, rate limits, retries, paging.
+
+Every method returns wire models (``kalbot.adapters.kalshi.wire``); ``convert`` turns them into
+domain objects. Errors are mapped once, in ``_send``, to the types in ``errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from kalbot.adapters.kalshi import wire as w
+from kalbot.adapters.kalshi.convert import v2_body
+from kalbot.adapters.kalshi.environments import DEMO, Endpoints, resolve
+from kalbot.adapters.kalshi.errors import (
+    DuplicateOrder,
+    KalshiError,
+    TransientError,
+    WireError,
+    error_for,
+)
+from kalbot.adapters.kalshi.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter
+from kalbot.adapters.kalshi.signing import Signer
+from kalbot.config import KalshiSettings
+from kalbot.domain.orders import V2Order
+from kalbot.domain.prices import format_count, format_dollars
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+Params = dict[str, Any]
+
+
+def _params(raw: Params) -> Params:
+    out: Params = {}
+    for k, v in raw.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, datetime):
+            out[k] = int(v.timestamp())
+        elif isinstance(v, list | tuple):
+            out[k] = ",".join(str(x) for x in v)
+        else:
+            out[k] = v
+    return out
+
+
+class KalshiClient:
+    """Async client for one exchange (production, demo, or any base URL such as the simulator).
+
+    Without a ``signer`` only public endpoints work. ``transport`` replaces the network (tests use
+    ``httpx.MockTransport``); ``sleep`` and ``rng`` make backoff deterministic in tests.
+    """
+
+    def __init__(
+        self,
+        endpoints: Endpoints | str = DEMO,
+        *,
+        signer: Signer | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 8.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.endpoints = resolve(base_url=endpoints) if isinstance(endpoints, str) else endpoints
+        self.signer = signer
+        self.limiter = limiter or RateLimiter.for_rates()
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._rng = rng
+        self._http = httpx.AsyncClient(
+            base_url=self.endpoints.rest_url + "/",
+            transport=transport,
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "kalbot"},
+        )
+        self._cutoff: w.HistoricalCutoffW | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: KalshiSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> KalshiClient:
+        """Build from ``KalshiSettings``: environment or base URL, optional key, budgets."""
+        endpoints = resolve(settings.environment, settings.base_url, settings.ws_url)
+        signer = None
+        if settings.api_key_id and settings.private_key_path:
+            signer = Signer.from_files(settings.api_key_id, settings.private_key_path)
+        return cls(
+            endpoints,
+            signer=signer,
+            transport=transport,
+            limiter=RateLimiter.for_rates(
+                settings.read_tokens_per_second, settings.write_tokens_per_second
+            ),
+            timeout=settings.timeout_seconds,
+            max_retries=settings.max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"KalshiClient({self.endpoints.rest_url!r}, signed={self.signer is not None})"
+
+    async def __aenter__(self) -> KalshiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
+        jitter: float = self._rng()
+        return ceiling / 2 + jitter * ceiling / 2  # "equal jitter": never zero, capped
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        write: bool = False,
+        cost: int = DEFAULT_COST,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """One logical request: rate-limited, signed afresh per attempt, retried when safe."""
+        bucket = self.limiter.write if write else self.limiter.read
+        what = f"{method} {path}"
+        attempt = 0
+        while True:
+            await bucket.acquire(cost)
+            request = self._http.build_request(
+                method, path.lstrip("/"), params=_params(params or {}), json=body
+            )
+            if self.signer is not None:
+                request.headers.update(self.signer.headers(method, request.url.path))
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as e:  # timeouts, refused and dropped connections
+                error: KalshiError = TransientError(f"{what}: {type(e).__name__}: {e}")
+                cause: BaseException | None = e
+            else:
+                if response.status_code < 400:
+                    return response
+                error = error_for(response.status_code, response.content, what)
+                cause = None
+                if not retry or response.status_code not in RETRY_STATUSES:
+                    raise error
+            if not retry or attempt >= self.max_retries:
+                raise error from cause
+            delay = self._backoff(attempt)
+            log.info("retrying %s in %.2fs after %s", what, delay, error)
+            attempt += 1
+            await self._sleep(delay)
+
+    @staticmethod
+    def _parse(response: httpx.Response, model: type[M]) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise WireError(
+                f"{response.request.method} {response.request.url.path}: malformed response at "
+                f"{loc or 'body'}: {first['msg']} ({e.error_count()} problem(s))"
+            ) from None
+
+    async def _get(self, path: str, model: type[M], params: Params | None = None) -> M:
+        return self._parse(await self._send("GET", path, params=params), model)
+
+    async def _pages(
+        self, path: str, model: type[M], params: Params, limit: int | None
+    ) -> AsyncIterator[M]:
+        """Follow ``cursor`` until it is empty, null or missing; a repeated cursor is an error."""
+        params = dict(params)
+        if limit is not None:
+            params["limit"] = limit
+        seen: set[str] = set()
+        while True:
+            page = await self._get(path, model, params)
+            yield page
+            cursor = getattr(page, "cursor", None)
+            if not cursor:
+                return
+            if cursor in seen:
+                raise WireError(f"GET {path}: the server repeated cursor {cursor!r}")
+            seen.add(cursor)
+            params["cursor"] = cursor
+
+    # ---- exchange ----------------------------------------------------------------------------
+
+    async def exchange_status(self) -> w.ExchangeStatusW:
+        return await self._get("/exchange/status", w.ExchangeStatusW)
+
+    async def exchange_schedule(self) -> w.ScheduleW:
+        return (await self._get("/exchange/schedule", w.ScheduleResponseW)).schedule
+
+    # ---- market data -------------------------------------------------------------------------
+
+    async def series(self, series_ticker: str) -> w.SeriesW:
+        return (await self._get(f"/series/{series_ticker}", w.SeriesResponseW)).series
+
+    async def series_list(
+        self, *, category: str | None = None, tags: str | None = None
+    ) -> list[w.SeriesW]:
+        page = await self._get("/series", w.SeriesListW, {"category": category, "tags": tags})
+        return page.series
+
+    async def events(self, **filters: Any) -> w.EventsPageW:
+        """One page of ``GET /events`` (filters: status, series_ticker, with_nested_markets...)."""
+        return await self._get("/events", w.EventsPageW, filters)
+
+    async def iter_events(
+        self, *, limit: int | None = 200, **filters: Any
+    ) -> AsyncIterator[w.EventW]:
+        async for page in self._pages("/events", w.EventsPageW, filters, limit):
+            for event in page.events:
+                yield event
+
+    async def event(
+        self, event_ticker: str, *, with_nested_markets: bool = True
+    ) -> w.EventResponseW:
+        return await self._get(
+            f"/events/{event_ticker}",
+            w.EventResponseW,
+            {"with_nested_markets": with_nested_markets},
+        )
+
+    async def markets(self, **filters: Any) -> w.MarketsPageW:
+        """One page of ``GET /markets``. Filters of REFERENCE §4.2: status (unopened|open|paused|
+        closed|settled), series_ticker, event_ticker, tickers, min/max_close_ts, mve_filter, ..."""
+        return await self._get("/markets", w.MarketsPageW, filters)
+
+    async def iter_markets(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.MarketW]:
+        """Every market matching the filters, following cursors."""
+        async for page in self._pages("/markets", w.MarketsPageW, filters, limit):
+            for m in page.markets:
+                yield m
+
+    async def market(self, ticker: str) -> w.MarketW:
+        return (await self._get(f"/markets/{ticker}", w.MarketResponseW)).market
+
+    async def historical_market(self, ticker: str) -> w.MarketW:
+        return (await self._get(f"/historical/markets/{ticker}", w.MarketResponseW)).market
+
+    async def orderbook(self, ticker: str, *, depth: int | None = None) -> w.OrderbookResponseW:
+        return await self._get(
+            f"/markets/{ticker}/orderbook", w.OrderbookResponseW, {"depth": depth}
+        )
+
+    async def historical_cutoff(self, *, refresh: bool = False) -> w.HistoricalCutoffW:
+        if self._cutoff is None or refresh:
+            self._cutoff = await self._get("/historical/cutoff", w.HistoricalCutoffW)
+        return self._cutoff
+
+    async def candlesticks(
+        self,
+        series_ticker: str,
+        ticker: str,
+        *,
+        start_ts: int,
+        end_ts: int,
+        period_interval: int = 60,
+        settled_time: datetime | None = None,
+    ) -> list[w.CandleW]:
+        """Candles of one market. A market that settled before ``GET /historical/cutoff`` is
+        only served by ``/historical/markets/{ticker}/candlesticks`` (REFERENCE §0.9)."""
+        if period_interval not in (1, 60, 1440):
+            raise ValueError("period_interval must be 1, 60 or 1440 minutes")
+        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        if settled_time is not None:
+            cutoff = (await self.historical_cutoff()).market_settled_ts
+            if cutoff is not None and settled_time < cutoff:
+                path = f"/historical/markets/{ticker}/candlesticks"
+                return (await self._get(path, w.CandlesResponseW, params)).candlesticks
+        path = f"/series/{series_ticker}/markets/{ticker}/candlesticks"
+        return (await self._get(path, w.CandlesResponseW, params)).candlesticks
+
+    async def batch_candlesticks(
+        self, tickers: Sequence[str], *, start_ts: int, end_ts: int, period_interval: int = 60
+    ) -> dict[str, list[w.CandleW]]:
+        if not 1 <= len(tickers) <= 100:
+            raise ValueError("batch candlesticks take 1 to 100 tickers")
+        page = await self._get(
+            "/markets/candlesticks",
+            w.BatchCandlesResponseW,
+            {
+                "market_tickers": list(tickers),
+                "start_ts": start_ts,
+                "end_ts": end_ts,
+                "period_interval": period_interval,
+            },
+        )
+        return {m.market_ticker: m.candlesticks for m in page.markets}
+
+    async def iter_trades(
+        self, *, limit: int | None = 1000, historical: bool = False, **filters: Any
+    ) -> AsyncIterator[w.TradeW]:
+        """Public trades (filters: ticker, min_ts, max_ts); ``historical`` reads the archive."""
+        path = "/historical/trades" if historical else "/markets/trades"
+        async for page in self._pages(path, w.TradesPageW, filters, limit):
+            for t in page.trades:
+                yield t
+
+    # ---- portfolio (authenticated) -----------------------------------------------------------
+
+    async def balance(self) -> w.BalanceW:
+        return await self._get("/portfolio/balance", w.BalanceW)
+
+    async def iter_positions(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.MarketPositionW]:
+        async for page in self._pages("/portfolio/positions", w.PositionsPageW, filters, limit):
+            for p in page.market_positions:
+                yield p
+
+    async def iter_orders(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.OrderW]:
+        """Orders (filters: ticker, event_ticker, status resting|canceled|executed, min/max_ts)."""
+        async for page in self._pages("/portfolio/orders", w.OrdersPageW, filters, limit):
+            for o in page.orders:
+                yield o
+
+    async def order(self, order_id: str) -> w.OrderW:
+        return (await self._get(f"/portfolio/orders/{order_id}", w.OrderResponseW)).order
+
+    async def iter_fills(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.FillW]:
+        """Our fills (filters: ticker, order_id, min_ts, max_ts as Unix seconds)."""
+        async for page in self._pages("/portfolio/fills", w.FillsPageW, filters, limit):
+            for f in page.fills:
+                yield f
+
+    async def iter_settlements(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.SettlementW]:
+        async for page in self._pages("/portfolio/settlements", w.SettlementsPageW, filters, limit):
+            for s in page.settlements:
+                yield s
+
+    # ---- orders (V2 writes) ------------------------------------------------------------------
+
+    async def find_order(self, ticker: str, client_order_id: str) -> w.OrderW | None:
+        """The order we placed with this ``client_order_id``, if the exchange knows it."""
+        async for o in self.iter_orders(ticker=ticker):
+            if o.client_order_id == client_order_id:
+                return o
+        return None
+
+    async def create_order(self, order: V2Order) -> w.CreateOrderResponseW | w.OrderW:
+        """Place one limit order. Safe to retry: the ``client_order_id`` makes a repeat a 409,
+        which resolves to the order already placed (an ``OrderW``), never to a second order."""
+        body = v2_body(order)
+        try:
+            response = await self._send("POST", "/portfolio/events/orders", body=body, write=True)
+        except DuplicateOrder:
+            existing = await self.find_order(order.ticker, order.client_order_id)
+            if existing is None:
+                raise
+            log.info("order %s was already placed as %s", order.client_order_id, existing.order_id)
+            return existing
+        return self._parse(response, w.CreateOrderResponseW)
+
+    async def batch_create_orders(self, orders: Sequence[V2Order]) -> w.BatchCreateResponseW:
+        """Place several orders at once; per-order errors come back in each item's ``error``."""
+        if not orders:
+            raise ValueError("no orders to place")
+        response = await self._send(
+            "POST",
+            "/portfolio/events/orders/batched",
+            body={"orders": [v2_body(o) for o in orders]},
+            write=True,
+            cost=DEFAULT_COST * len(orders),
+        )
+        return self._parse(response, w.BatchCreateResponseW)
+
+    async def cancel_order(
+        self, order_id: str, *, ticker: str | None = None
+    ) -> w.CancelOrderResponseW:
+        response = await self._send(
+            "DELETE",
+            f"/portfolio/events/orders/{order_id}",
+            params={"market_ticker": ticker},
+            write=True,
+            cost=CANCEL_COST,
+        )
+        return self._parse(response, w.CancelOrderResponseW)
+
+    async def batch_cancel_orders(self, order_ids: Sequence[str]) -> w.BatchCancelResponseW:
+        if not order_ids:
+            raise ValueError("no orders to cancel")
+        response = await self._send(
+            "DELETE",
+            "/portfolio/events/orders/batched",
+            body={"orders": [{"order_id": oid} for oid in order_ids]},
+            write=True,
+            cost=CANCEL_COST * len(order_ids),
+        )
+        return self._parse(response, w.BatchCancelResponseW)
+
+    async def amend_order(
+        self,
+        order_id: str,
+        order: V2Order,
+        *,
+        updated_client_order_id: str | None = None,
+    ) -> w.AmendOrderResponseW:
+        """Change price and/or size; ``order.count`` is the total max fillable (filled + rest).
+        Retried on transient failures: amending to the same target twice is harmless."""
+        body = {
+            "ticker": order.ticker,
+            "side": order.book_side.value,
+            "price": format_dollars(order.price),
+            "count": format_count(order.count),
+            "client_order_id": order.client_order_id,
+        }
+        if updated_client_order_id:
+            body["updated_client_order_id"] = updated_client_order_id
+        response = await self._send(
+            "POST", f"/portfolio/events/orders/{order_id}/amend", body=body, write=True
+        )
+        return self._parse(response, w.AmendOrderResponseW)
+
+    async def decrease_order(
+        self, order_id: str, *, reduce_by: Decimal | None = None, reduce_to: Decimal | None = None
+    ) -> w.DecreaseOrderResponseW:
+        """Shrink a resting order. ``reduce_to`` is idempotent and retried; ``reduce_by`` is not
+        (a repeat would shrink twice), so it is sent once."""
+        if (reduce_by is None) == (reduce_to is None):
+            raise ValueError("give exactly one of reduce_by and reduce_to")
+        if reduce_by is not None:
+            body = {"reduce_by": format_count(reduce_by)}
+        else:
+            assert reduce_to is not None
+            body = {"reduce_to": format_count(reduce_to)}
+        response = await self._send(
+            "POST",
+            f"/portfolio/events/orders/{order_id}/decrease",
+            body=body,
+            write=True,
+            retry=reduce_to is not None,
+        )
+        return self._parse(response, w.DecreaseOrderResponseW)
