@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+
+from kalbot.adapters.store.repository import Repository
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -12,3 +16,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
     url = request.getfixturevalue(fixture)
     assert isinstance(url, str)
     return url
+
+
+@pytest.fixture
+async def repo(db_url: str) -> AsyncIterator[Repository]:
+    """An initialised repository on a fresh database of each dialect."""
+    repository = Repository(db_url)
+    await repository.initialize()
+    try:
+        yield repository
+    finally:
+        await repository.close()

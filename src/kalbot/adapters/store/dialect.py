@@ -1,0 +1,98 @@
+"""Where SQLite and PostgreSQL differ: upsert, bulk insert (COPY), streamed reads.
+
+Everything else in the repository is dialect-neutral SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    update: Callable[[Any], Mapping[str, Any]],
+) -> Insert:
+    """``INSERT ... ON CONFLICT (conflict) DO UPDATE SET update(excluded)`` for ``dialect``.
+
+    ``update`` receives the dialect's ``excluded`` namespace (the row that failed to insert) and
+    returns the SET clause, e.g. ``lambda ex: {"n": table.c.n + ex.n}``.
+    """
+    if dialect == "postgresql":
+        pg = postgresql.insert(table).values(**values)
+        return pg.on_conflict_do_update(index_elements=list(conflict), set_=update(pg.excluded))
+    lite = sqlite.insert(table).values(**values)
+    return lite.on_conflict_do_update(index_elements=list(conflict), set_=update(lite.excluded))
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def bulk_insert(
+    conn: AsyncConnection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) by the fastest path the database has.
+
+    SQLite: one ``executemany`` on the driver inside the caller's transaction. PostgreSQL:
+    ``COPY ... FROM STDIN`` (asyncpg ``copy_records_to_table``), a single atomic statement.
+    ``table`` and ``columns`` are identifiers from our own tables module, never user input.
+    """
+    if not rows:
+        return 0
+    driver = await _driver(conn)
+    if conn.dialect.name == "postgresql":
+        await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+    else:
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        await driver.executemany(sql, rows)
+    return len(rows)
+
+
+def placeholders(dialect: str, count: int, start: int = 1) -> list[str]:
+    """Driver-level parameter markers: ``?`` for sqlite3, ``$n`` for asyncpg."""
+    if dialect == "postgresql":
+        return [f"${i}" for i in range(start, start + count)]
+    return ["?"] * count
+
+
+async def stream_rows(
+    conn: AsyncConnection, sql: str, params: Sequence[Any], chunk: int = 5000
+) -> AsyncIterator[Sequence[Any]]:
+    """Yield chunks of rows of a driver-level query without loading the whole result.
+
+    PostgreSQL: a server-side cursor (asyncpg, inside a transaction). SQLite: the driver's
+    cursor read ``chunk`` rows at a time. Markers come from :func:`placeholders`.
+    """
+    driver = await _driver(conn)
+    if conn.dialect.name == "postgresql":
+        async with driver.transaction(readonly=True):
+            cursor = await driver.cursor(sql, *params)
+            while True:
+                rows = await cursor.fetch(chunk)
+                if not rows:
+                    return
+                yield rows
+    else:
+        cursor = await driver.execute(sql, tuple(params))
+        try:
+            while True:
+                rows = await cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                yield rows
+        finally:
+            await cursor.close()
