@@ -53,9 +53,9 @@ def test_price_then_time_priority(ex: Exchange) -> None:
     better = ex.place("carol", order(BID, "0.41", 1, "c2")).order
     r = ex.place("bob", order(ASK, "0.40", 5, "b1", TimeInForce.IOC))
     assert [(f.yes_price, f.count) for f in r.fills] == [
-        (D("0.41"), 1),
-        (D("0.40"), 3),
-        (D("0.40"), 1),
+        (D("0.41"), D(1)),
+        (D("0.40"), D(3)),
+        (D("0.40"), D(1)),
     ]
     assert ex.order("alice", first.order_id).status is OrderStatus.EXECUTED
     assert ex.order("carol", second.order_id).remaining_count == D("2")
