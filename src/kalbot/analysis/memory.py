@@ -1,0 +1,92 @@
+"""An in-memory ``AIStore`` for backtests, tests and one-off runs (one process only).
+
+It follows the same rules as the database mixin (``kalbot.adapters.store.ai_repo``): the
+reservation check and the settlement are atomic under one lock, and costs are per UTC day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from kalbot.analysis.budget import fits, utc_day
+from kalbot.domain.ai import StoredAnalysis
+from kalbot.domain.decisions import Analysis
+
+
+@dataclass(slots=True)
+class _Reservation:
+    day: date
+    provider: str
+    model: str
+    amount: Decimal
+    expires_at: datetime
+
+
+class InMemoryAIStore:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+        self.rows: list[tuple[datetime, Analysis]] = []
+        self.costs: dict[tuple[date, str], tuple[Decimal, int]] = {}
+        self.reservations: dict[str, _Reservation] = {}
+
+    def _spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
+        spent = sum((c for (d, _), (c, _) in self.costs.items() if d == day), Decimal(0))
+        reserved = sum(
+            (r.amount for r in self.reservations.values() if r.day == day and r.expires_at > now),
+            Decimal(0),
+        )
+        return spent, reserved
+
+    async def reserve_ai_budget(
+        self,
+        *,
+        day: date,
+        provider: str,
+        model: str,
+        amount: Decimal,
+        budget: Decimal,
+        now: datetime,
+        expires_at: datetime,
+    ) -> str | None:
+        async with self._lock:
+            spent, reserved = self._spend(day, now)
+            if not fits(spent, reserved, amount, budget):
+                return None
+            rid = f"mem-{next(self._ids)}"
+            self.reservations[rid] = _Reservation(day, provider, model, amount, expires_at)
+            return rid
+
+    async def release_ai_budget(self, reservation_id: str) -> None:
+        async with self._lock:
+            self.reservations.pop(reservation_id, None)
+
+    async def record_analysis(
+        self, analysis: Analysis, *, timestamp: datetime, reservation_id: str | None = None
+    ) -> int:
+        async with self._lock:
+            reservation = (
+                self.reservations.pop(reservation_id, None) if reservation_id is not None else None
+            )
+            day = reservation.day if reservation is not None else utc_day(timestamp)
+            total, calls = self.costs.get((day, analysis.provider), (Decimal(0), 0))
+            self.costs[(day, analysis.provider)] = (total + analysis.cost, calls + 1)
+            self.rows.append((timestamp, analysis))
+            return len(self.rows)
+
+    async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
+        async with self._lock:
+            return self._spend(day, now)
+
+    async def latest_analysis(
+        self, ticker: str, provider: str | None = None
+    ) -> StoredAnalysis | None:
+        for ts, a in reversed(self.rows):
+            wanted = provider is None or a.provider == provider
+            if wanted and a.ticker == ticker and a.probability_yes is not None:
+                return StoredAnalysis(a, ts)
+        return None
