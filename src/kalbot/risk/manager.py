@@ -118,6 +118,23 @@ class RiskManager:
             )
         return RiskAssessment(RiskState.ACTIVE, "ok")
 
+    def precheck(
+        self, ticker: str, book: BookState, now: datetime, state: RiskState
+    ) -> str | None:
+        """Reasons an open would be refused whatever its size (checked before paying an analyst)."""
+        if state is RiskState.HALTED:
+            return "risk_halted"
+        if state is RiskState.REDUCING:
+            return "risk_reducing"
+        if ticker in book.busy_tickers:
+            return "already_positioned"
+        last = book.last_close.get(ticker)
+        if last is not None and now - last < self.cfg.cooldown:
+            return "cooldown"
+        if book.open_positions >= self.cfg.max_open_positions:
+            return "max_open_positions"
+        return None
+
     def size(
         self,
         decision: DecisionResult,
@@ -130,21 +147,13 @@ class RiskManager:
         c = self.cfg
         if decision.decision not in (Decision.OPEN_YES, Decision.OPEN_NO):
             return _refuse("not_an_open")
-        if state is RiskState.HALTED:
-            return _refuse("risk_halted")
-        if state is RiskState.REDUCING:
-            return _refuse("risk_reducing")
+        pre = self.precheck(market.ticker, book, now, state)
+        if pre is not None:
+            return _refuse(pre)
         side = Side.YES if decision.decision is Decision.OPEN_YES else Side.NO
         price = decision.limit_price if decision.limit_price is not None else market.quote.ask(side)
         if price is None or price <= ZERO or price >= ONE:
             return _refuse("no_price", f"limit {price}")
-        if market.ticker in book.busy_tickers:
-            return _refuse("already_positioned")
-        last = book.last_close.get(market.ticker)
-        if last is not None and now - last < c.cooldown:
-            return _refuse("cooldown", f"closed at {last.isoformat()}")
-        if book.open_positions >= c.max_open_positions:
-            return _refuse("max_open_positions")
 
         fee_pc = fee_per_contract(price)
         unit = price + fee_pc

@@ -1,0 +1,188 @@
+"""Positions from confirmed fills, exits and settlement — pure bookkeeping, no I/O.
+
+Everything is in the held side's own price space: a NO bought at 0.30 that settles NO exits at
+1.00. P&L is after fees: the entry fees (pro rata for a partial close) and the exit fee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from kalbot.domain.context import HeldPosition
+from kalbot.domain.market import Market, MarketResult
+from kalbot.domain.orders import Action
+from kalbot.domain.pnl import settlement_price
+from kalbot.domain.prices import ZERO, Side
+from kalbot.engine.records import (
+    ClosedPart,
+    FillRecord,
+    OpenPosition,
+    OrderRecord,
+    PositionChange,
+    Purpose,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitRules:
+    """Protective exits. Targets are returns on the entry price in the side's own space."""
+
+    profit_target: Decimal = Decimal("0.20")
+    stop_loss: Decimal = Decimal("0.15")
+    max_hold: timedelta = timedelta(hours=72)
+    close_before_expiry: timedelta = timedelta(minutes=30)
+
+    def reason(self, pos: OpenPosition, market: Market, now: datetime) -> str | None:
+        """Why this position should be closed now, or None to keep it."""
+        if market.close_time - now <= self.close_before_expiry:
+            return "close_before_expiry"
+        bid = market.quote.bid(pos.side)
+        entry = pos.entry_price
+        if bid is not None and entry > ZERO:
+            ret = (bid - entry) / entry
+            if ret >= self.profit_target:
+                return "profit_target"
+            if ret <= -self.stop_loss:
+                return "stop_loss"
+        if now - pos.entry_time >= self.max_hold:
+            return "max_hold"
+        return None
+
+
+class PositionBook:
+    """The engine's open positions, keyed by id and by (ticker, side)."""
+
+    def __init__(self, positions: list[OpenPosition] | None = None) -> None:
+        self.by_id: dict[int, OpenPosition] = {p.id: p for p in positions or []}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def for_ticker(self, ticker: str) -> OpenPosition | None:
+        return next((p for p in self.by_id.values() if p.ticker == ticker), None)
+
+    def held(self, ticker: str) -> HeldPosition | None:
+        p = self.for_ticker(ticker)
+        if p is None:
+            return None
+        return HeldPosition(p.side, p.quantity, p.entry_price, p.entry_time)
+
+    def change_for_fill(
+        self,
+        fill: FillRecord,
+        order: OrderRecord | None,
+        market: Market | None,
+        strategy: str = "",
+    ) -> PositionChange:
+        """The positions-table change one confirmed fill causes (not yet applied)."""
+        if order is None:
+            return PositionChange("none")
+        if order.purpose is Purpose.OPEN and fill.action is Action.BUY:
+            held = next(
+                (p for p in self.by_id.values() if p.ticker == fill.ticker and p.side is fill.side),
+                None,
+            )
+            if held is None:
+                pos = OpenPosition(
+                    id=0,
+                    ticker=fill.ticker,
+                    side=fill.side,
+                    quantity=fill.count,
+                    cost=fill.count * fill.price,
+                    entry_fees=fill.fee,
+                    entry_time=fill.ts,
+                    reason=order.reason,
+                    event_ticker=market.event_ticker if market else "",
+                    category=market.category if market else "",
+                    strategy=strategy,
+                )
+                return PositionChange("open", pos)
+            grown = replace(
+                held,
+                quantity=held.quantity + fill.count,
+                cost=held.cost + fill.count * fill.price,
+                entry_fees=held.entry_fees + fill.fee,
+            )
+            return PositionChange("increase", grown)
+        if order.purpose is Purpose.CLOSE and fill.action is Action.SELL:
+            target = self.by_id.get(order.position_id or -1)
+            if target is None or target.side is not fill.side:
+                return PositionChange("none")
+            return self._close(target, fill.count, fill.price, fill.fee, fill.ts, order.reason)
+        return PositionChange("none")
+
+    def _close(
+        self,
+        pos: OpenPosition,
+        count: Decimal,
+        price: Decimal,
+        exit_fee: Decimal,
+        ts: datetime,
+        reason: str,
+    ) -> PositionChange:
+        qty = min(count, pos.quantity)
+        if qty >= pos.quantity:
+            pnl = qty * price - pos.cost - pos.entry_fees - exit_fee
+            closed = ClosedPart(qty, pos.entry_price, price, ts, pnl, reason)
+            return PositionChange("close", pos, closed)
+        cost_part = pos.cost * qty / pos.quantity
+        fee_part = pos.entry_fees * qty / pos.quantity
+        pnl = qty * price - cost_part - fee_part - exit_fee
+        closed = ClosedPart(qty, pos.entry_price, price, ts, pnl, reason)
+        rest = replace(
+            pos,
+            quantity=pos.quantity - qty,
+            cost=pos.cost - cost_part,
+            entry_fees=pos.entry_fees - fee_part,
+        )
+        return PositionChange("partial_close", rest, closed)
+
+    def settlement_change(
+        self, pos: OpenPosition, result: MarketResult, now: datetime
+    ) -> PositionChange | None:
+        """Close at the market's result: $1.00 per winning contract, no fee. None if unknown."""
+        if result is MarketResult.VOID:
+            # A voided market returns what was paid; only the fees are lost.
+            return self._close(pos, pos.quantity, pos.entry_price, ZERO, now, "settled_void")
+        if result not in (MarketResult.YES, MarketResult.NO):
+            return None
+        payout = settlement_price(pos.side is Side.YES, result is MarketResult.YES)
+        reason = f"settled_{result.value}"
+        return self._close(pos, pos.quantity, payout, ZERO, now, reason)
+
+    def apply(self, change: PositionChange, position_id: int | None) -> ClosedPart | None:
+        """Mirror a stored change in memory; returns the closed part, if any."""
+        p = change.position
+        if p is None or change.kind == "none":
+            return None
+        if change.kind == "open":
+            assert position_id is not None
+            p.id = position_id
+            self.by_id[position_id] = p
+        elif change.kind in ("increase", "partial_close"):
+            self.by_id[p.id] = p
+        elif change.kind == "close":
+            self.by_id.pop(p.id, None)
+        return change.closed
+
+    def mark(self, markets: dict[str, Market]) -> Decimal:
+        """Value of open positions at the bid of their side (cost basis when no bid is known)."""
+        total = ZERO
+        for p in self.by_id.values():
+            m = markets.get(p.ticker)
+            bid = None if m is None else m.quote.bid(p.side)
+            total += p.cost if bid is None else p.quantity * bid
+        return total
+
+    def exposure(self) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
+        """(total, per event, per category) cost basis of open positions."""
+        total = ZERO
+        ev: dict[str, Decimal] = {}
+        cat: dict[str, Decimal] = {}
+        for p in self.by_id.values():
+            total += p.cost
+            ev[p.event_ticker] = ev.get(p.event_ticker, ZERO) + p.cost
+            cat[p.category] = cat.get(p.category, ZERO) + p.cost
+        return total, ev, cat

@@ -1,0 +1,195 @@
+"""The loop end to end over in-memory fakes: opens, exits, settlement, restarts, isolation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from engine.factories import NOW, D, market
+from engine.fakes import FakeBroker, FakeMarketData, FixedAnalyst
+from kalbot.domain.clock import ManualClock
+from kalbot.domain.fees import taker_fee
+from kalbot.domain.market import MarketResult, Quote
+from kalbot.domain.prices import Side
+from kalbot.engine import EngineConfig, ExitRules, MemoryTradingStore, TradingEngine
+from kalbot.risk import RiskConfig, RiskManager
+from kalbot.screener import ScreenConfig, Screener
+from kalbot.strategy import StandardStrategy
+
+
+def build(
+    markets: list, p_yes: dict[str, str], store: MemoryTradingStore | None = None, **risk: object
+) -> tuple[
+    TradingEngine, FakeBroker, FakeMarketData, FixedAnalyst, MemoryTradingStore, ManualClock
+]:
+    clock = ManualClock(NOW)
+    md = FakeMarketData(markets)
+    broker = FakeBroker(md, clock)
+    analyst = FixedAnalyst(p_yes)
+    store = store or MemoryTradingStore()
+    eng = TradingEngine(
+        market_data=md,
+        broker=broker,
+        analyst=analyst,
+        strategy=StandardStrategy(),
+        screener=Screener.from_config(ScreenConfig()),
+        risk=RiskManager(RiskConfig(sizing="fixed", fixed_contracts=10, **risk)),  # type: ignore[arg-type]
+        store=store,
+        clock=clock,
+        config=EngineConfig(exits=ExitRules(max_hold=timedelta(days=30))),
+    )
+    return eng, broker, md, analyst, store, clock
+
+
+@pytest.mark.parametrize(
+    ("side", "bid", "ask", "p_yes", "entry"),
+    [(Side.YES, "0.40", "0.42", "0.70", "0.42"), (Side.NO, "0.60", "0.62", "0.30", "0.40")],
+)
+async def test_open_on_fill_then_settle_pays_one_dollar_per_winning_contract(
+    side: Side, bid: str, ask: str, p_yes: str, entry: str
+) -> None:
+    eng, broker, md, _, store, clock = build([market("M", bid, ask)], {"M": p_yes})
+    s = await eng.run_cycle()
+    assert s.orders == 1 and s.fills == 1 and s.open_positions == 1
+    [row] = store.open_rows()
+    assert row["side"] == side.value and row["quantity"] == 10
+    assert row["entry_price"] == D(entry)  # the NO leg's own price: 1 - YES bid
+    entry_fee = taker_fee(D(10), D(entry))
+    [fill] = [f for f, _ in store.fills.values()]
+    assert fill.fee == entry_fee and fill.side is side
+
+    win = MarketResult.YES if side is Side.YES else MarketResult.NO
+    clock.advance(timedelta(hours=1))
+    md.settle("M", win)
+    broker.settle("M", win)
+    s = await eng.run_cycle()
+    [closed] = store.closed_rows()
+    assert closed["close_reason"] == f"settled_{win.value}"
+    assert closed["exit_price"] == D(1)
+    assert closed["pnl"] == 10 * (D(1) - D(entry)) - entry_fee
+    assert s.open_positions == 0 and s.pnl_today == closed["pnl"]
+    perf = store.performance[NOW.date()]
+    assert perf.num_trades == 1 and perf.win_rate == 1 and perf.total_pnl == closed["pnl"]
+    assert perf.portfolio_value == broker.cash
+
+
+@pytest.mark.parametrize("side", [Side.YES, Side.NO])
+async def test_settlement_against_the_position_loses_the_stake_and_fees(side: Side) -> None:
+    bid, ask, p = ("0.40", "0.42", "0.70") if side is Side.YES else ("0.60", "0.62", "0.30")
+    eng, broker, md, _, store, _clock = build([market("M", bid, ask)], {"M": p})
+    await eng.run_cycle()
+    lose = MarketResult.NO if side is Side.YES else MarketResult.YES
+    md.settle("M", lose)
+    broker.settle("M", lose)
+    await eng.run_cycle()
+    [closed] = store.closed_rows()
+    entry = D("0.42") if side is Side.YES else D("0.40")
+    assert closed["close_reason"] == f"settled_{lose.value}" and closed["exit_price"] == 0
+    assert closed["pnl"] == -(10 * entry) - taker_fee(D(10), entry)
+
+
+@pytest.mark.parametrize("side", [Side.YES, Side.NO])
+async def test_profit_target_exit_sells_at_the_bid_and_books_pnl_after_both_fees(
+    side: Side,
+) -> None:
+    bid, ask, p = ("0.40", "0.42", "0.70") if side is Side.YES else ("0.58", "0.60", "0.30")
+    eng, _, md, _, store, clock = build([market("M", bid, ask)], {"M": p})
+    await eng.run_cycle()
+    entry = D("0.42")
+    # Move the market 30% in the position's favour (in the side's own price space).
+    new_q = Quote(D("0.56"), D("0.58"), D(1000), D(1000))
+    if side is Side.NO:
+        new_q = Quote(D("0.42"), D("0.44"), D(1000), D(1000))  # NO bid = 0.56
+    md.set(replace(md.markets["M"], quote=new_q))
+    clock.advance(timedelta(minutes=5))
+    await eng.run_cycle()
+    [closed] = store.closed_rows()
+    assert closed["close_reason"] == "profit_target"
+    assert closed["exit_price"] == D("0.56")
+    fees = taker_fee(D(10), entry) + taker_fee(D(10), D("0.56"))
+    assert closed["pnl"] == 10 * (D("0.56") - entry) - fees
+    assert any(r.stage == "exit" and r.reason_code == "profit_target" for r in store.decisions)
+
+
+async def test_stop_loss_then_cooldown_refuses_reentry_with_reason() -> None:
+    eng, _, md, _, store, clock = build([market("M")], {"M": "0.70"})
+    await eng.run_cycle()
+    md.set(replace(md.markets["M"], quote=Quote(D("0.30"), D("0.32"), D(1000), D(1000))))
+    clock.advance(timedelta(minutes=1))
+    await eng.run_cycle()
+    [closed] = store.closed_rows()
+    assert closed["close_reason"] == "stop_loss"
+    clock.advance(timedelta(minutes=1))
+    await eng.run_cycle()
+    assert store.decisions[-1].reason_code == "cooldown" or any(
+        r.reason_code == "cooldown" and r.cycle_id == 3 for r in store.decisions
+    )
+
+
+async def test_partial_fills_open_only_what_filled_and_partial_exit_splits_the_row() -> None:
+    eng, broker, md, _, store, clock = build([market("M")], {"M": "0.70"})
+    broker.fill_ratio = Decimal("0.5")
+    await eng.run_cycle()
+    [row] = store.open_rows()
+    assert row["quantity"] == 5
+    md.set(replace(md.markets["M"], quote=Quote(D("0.60"), D("0.62"), D(1000), D(1000))))
+    broker.fill_ratio = Decimal("0.6")  # 3 of 5 sell
+    clock.advance(timedelta(minutes=1))
+    await eng.run_cycle()
+    [still] = store.open_rows()
+    [part] = store.closed_rows()
+    assert still["quantity"] == 2 and part["quantity"] == 3
+    entry_fee = taker_fee(D(5), D("0.42"))
+    assert part["pnl"] == 3 * (D("0.60") - D("0.42")) - entry_fee * 3 / 5 - taker_fee(
+        D(3), D("0.60")
+    )
+
+
+async def test_one_market_analyst_or_strategy_failure_never_stops_the_loop() -> None:
+    eng, _, _, analyst, store, _ = build([market("A"), market("B")], {"A": "0.7", "B": "0.7"})
+    analyst.broken.add("A")
+    s = await eng.run_cycle()
+    assert s.errors == 1 and s.open_positions == 1
+    assert any(r.ticker == "A" and r.reason_code == "analyst_error" for r in store.decisions)
+
+
+async def test_restart_after_crash_between_accept_and_ack_applies_fill_and_opens_no_second() -> (
+    None
+):
+    eng, broker, md, analyst, store, clock = build([market("M")], {"M": "0.70"})
+    broker.fail_after_accept = True
+    s = await eng.run_cycle()
+    # The order errored locally but the exchange filled it; the fill sync confirms it.
+    assert s.open_positions == 1 and len(broker.placed) == 1
+    broker.fail_after_accept = False
+    # A fresh engine over the same store and exchange (a restart) does not trade it twice.
+    eng2 = TradingEngine(
+        market_data=md, broker=broker, analyst=analyst, strategy=StandardStrategy(),
+        screener=Screener.from_config(ScreenConfig()), risk=eng.risk, store=store, clock=clock,
+    )  # fmt: skip
+    clock.advance(timedelta(minutes=1))
+    s2 = await eng2.run_cycle()
+    assert s2.cycle_id == 2 and s2.open_positions == 1 and len(broker.placed) == 1
+    assert len(store.open_rows()) == 1
+
+
+async def test_refusals_are_logged_with_reason_codes_and_screen_counts() -> None:
+    ms = [market("A"), market("B", volume_24h=0), market("C", bid=None)]
+    eng, _, _, _, store, _ = build(ms, {"A": "0.43"})
+    s = await eng.run_cycle()
+    assert s.screened_out == {"low_volume": 1, "one_sided_book": 1}
+    codes = {(r.ticker, r.reason_code) for r in store.decisions}
+    assert ("A", "no_edge_after_fees") in codes
+    assert ("B", "low_volume") in codes and ("C", "one_sided_book") in codes
+
+
+async def test_daily_loss_limit_puts_the_engine_in_reducing_and_refuses_opens() -> None:
+    eng, broker, _, _, store, _ = build([market("A")], {"A": "0.70"}, max_daily_loss=D(50))
+    await eng.run_cycle()  # baseline equity
+    broker.cash -= D(100)
+    s = await eng.run_cycle()
+    assert s.risk_state.value == "REDUCING"
+    assert store.risk_events[-1].reason_code == "daily_loss_limit"
