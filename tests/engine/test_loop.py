@@ -12,7 +12,7 @@ from engine.factories import NOW, D, market
 from engine.fakes import FakeBroker, FakeMarketData, FixedAnalyst
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.fees import taker_fee
-from kalbot.domain.market import MarketResult, Quote
+from kalbot.domain.market import Market, MarketResult, Quote
 from kalbot.domain.prices import Side
 from kalbot.engine import EngineConfig, ExitRules, MemoryTradingStore, TradingEngine
 from kalbot.risk import RiskConfig, RiskManager
@@ -21,7 +21,7 @@ from kalbot.strategy import StandardStrategy
 
 
 def build(
-    markets: list, p_yes: dict[str, str], store: MemoryTradingStore | None = None, **risk: object
+    markets: list[Market], p_yes: dict[str, str], store: MemoryTradingStore | None = None, **risk: object
 ) -> tuple[
     TradingEngine, FakeBroker, FakeMarketData, FixedAnalyst, MemoryTradingStore, ManualClock
 ]:
