@@ -90,7 +90,7 @@ async def backup_database(
     return BackupResult(path, path.stat().st_size, fmt, info.revision)
 
 
-def _sqlite_dump(source: Path, write: Callable[[str], None]) -> None:
+def _sqlite_dump(source: Path, write: Callable[[str], object]) -> None:
     conn = sqlite_readonly(source)
     try:
         for line in conn.iterdump():
@@ -101,7 +101,7 @@ def _sqlite_dump(source: Path, write: Callable[[str], None]) -> None:
         conn.close()
 
 
-async def dump_database(url: str, write: Callable[[str], None]) -> None:
+async def dump_database(url: str, write: Callable[[str], object]) -> None:
     """Write the kalbot database at ``url`` as plain SQL (SQLite iterdump / pg_dump plain)."""
     db = parse_database_url(url)
     async with open_database(db) as engine:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,9 @@ from sqlalchemy.pool import NullPool
 from kalbot.adapters.store.ops.errors import MissingFile, NotKalbotDatabase, Unreachable, one_line
 from kalbot.adapters.store.ops.urls import DatabaseUrl
 from kalbot.adapters.store.tables import SPEC_TABLES
+
+# asyncpg raises some connect failures (no such database, bad password) unwrapped.
+_ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 CONNECT_TIMEOUT_SECONDS = 5
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -91,7 +95,7 @@ async def open_database(db: DatabaseUrl, *, create: bool = False) -> AsyncIterat
                 await conn.execute(
                     text("SELECT 1" if not db.is_sqlite else "PRAGMA schema_version")
                 )
-        except (OSError, TimeoutError, SQLAlchemyError) as e:
+        except (OSError, TimeoutError, SQLAlchemyError, *_ASYNCPG_ERRORS) as e:
             if db.is_sqlite:
                 raise NotKalbotDatabase(
                     f"{db.sqlite_path} is not a SQLite database ({one_line(e)})"

@@ -43,7 +43,7 @@ def run(name: str, args: Sequence[str], db: DatabaseUrl) -> bytes:
 
 
 def stream_out(
-    name: str, args: Sequence[str], db: DatabaseUrl, write: Callable[[bytes], None]
+    name: str, args: Sequence[str], db: DatabaseUrl, write: Callable[[bytes], object]
 ) -> None:
     """Run a tool and hand its stdout to ``write`` in chunks (dumps can be large)."""
     with subprocess.Popen(

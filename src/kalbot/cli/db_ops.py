@@ -1,0 +1,267 @@
+"""`kalbot db backup | restore | dump | copy | cleanup | archive | stats | explain`.
+
+Thin: parse, call ``kalbot.adapters.store.ops``, print. Every failure is one line on stderr and
+a non-zero exit (1: the operation failed; 2: Typer's usage errors).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from kalbot.adapters.store.ops.backup import backup_database, dump_database
+from kalbot.adapters.store.ops.copy import DEFAULT_BATCH_SIZE, copy_database
+from kalbot.adapters.store.ops.inspect import database_stats, explain
+from kalbot.adapters.store.ops.restore import restore_database
+from kalbot.adapters.store.ops.retention import (
+    archive_closed_positions,
+    cleanup_snapshots,
+    parse_age,
+)
+from kalbot.cli.apps import db_app
+from kalbot.cli.common import console, err_console, fail, run_async, settings_or_exit
+from kalbot.domain.clock import SystemClock
+from kalbot.domain.errors import StoreError
+
+T = TypeVar("T")
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Database URL (default: the configured database)."),
+]
+
+
+def _url(url: str | None) -> str:
+    return url if url else settings_or_exit().database.effective_url()
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run an operation; any failure becomes one line and exit code 1, never a traceback."""
+    try:
+        return run_async(factory)
+    except StoreError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+    except Exception as e:  # the promise is one line, whatever broke
+        fail(f"unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "n/a"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@db_app.command("backup")
+def backup(
+    url: UrlOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Backup file (default: timestamped).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Back up the database: SQLite online backup API, or pg_dump -Fc for PostgreSQL."""
+    target = _url(url)
+    result = _run(lambda: backup_database(target, output, now=SystemClock().now(), force=force))
+    console.print(
+        f"backed up revision {result.revision} to {result.path} "
+        f"({result.format}, {_size(result.bytes)})",
+        highlight=False,
+    )
+
+
+@db_app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup from `kalbot db backup` or `db dump`.")],
+    url: UrlOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that holds rows.")
+    ] = False,
+) -> None:
+    """Replace the database's contents with a backup, all or nothing."""
+    target = _url(url)
+    result = _run(lambda: restore_database(target, file, force=force))
+    console.print(
+        f"restored {result.source} ({result.format}) into {result.target}; "
+        f"schema revision {result.revision}",
+        highlight=False,
+    )
+
+
+@db_app.command("dump")
+def dump(
+    url: UrlOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="SQL file (default: stdout).")
+    ] = None,
+) -> None:
+    """Write the database as plain SQL (sqlite3 .dump / pg_dump plain)."""
+    source = _url(url)
+    if output is None:
+        _run(lambda: dump_database(source, sys.stdout.write))
+        return
+    partial = output.with_name(output.name + ".partial")
+
+    async def to_file() -> None:
+        with partial.open("w", encoding="utf-8") as f:
+            await dump_database(source, f.write)
+        partial.replace(output)
+
+    try:
+        _run(to_file)
+    finally:
+        partial.unlink(missing_ok=True)
+    err_console.print(f"dumped {source.split('://')[0]} database to {output}", highlight=False)
+
+
+class _RichCopyProgress:
+    """A progress bar per table, on stderr so stdout stays clean for scripts."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def table_started(self, table: str, total_rows: int) -> None:
+        self._tasks[table] = self._progress.add_task(table, total=max(total_rows, 1))
+        if total_rows == 0:
+            self._progress.update(self._tasks[table], completed=1)
+
+    def rows_copied(self, table: str, rows: int) -> None:
+        self._progress.advance(self._tasks[table], rows)
+
+    def verifying(self, table: str) -> None:
+        self._progress.update(self._tasks[table], description=f"{table} (verifying)")
+
+
+@db_app.command("copy")
+def copy(
+    to_url: Annotated[str, typer.Option("--to", help="Target database URL.")],
+    from_url: Annotated[
+        str | None, typer.Option("--from", help="Source URL (default: the configured database).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Empty a non-empty target first.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per batch.")] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Copy every table between SQLite and PostgreSQL, verified by row counts and checksums."""
+    source = _url(from_url)
+    columns = (
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        report = _run(
+            lambda: copy_database(
+                source,
+                to_url,
+                replace=replace,
+                batch_size=batch_size,
+                progress=_RichCopyProgress(progress),
+            )
+        )
+    table = Table(title=f"copied at schema revision {report.revision}, verified")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("sha256")
+    for t in report.tables:
+        table.add_row(t.table, str(t.rows), t.checksum[:16])
+    console.print(table)
+    console.print(f"{report.total_rows} rows: {report.source} -> {report.target}", highlight=False)
+
+
+@db_app.command("cleanup")
+def cleanup(
+    snapshots_older_than: Annotated[
+        str, typer.Option("--snapshots-older-than", help="Age, e.g. 90d, 12h, 2w, 1y.")
+    ],
+    url: UrlOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+) -> None:
+    """Delete market snapshots older than the given age (in batches)."""
+    target = _url(url)
+    result = _run(
+        lambda: _with_age(
+            snapshots_older_than,
+            lambda age: cleanup_snapshots(target, age, now=SystemClock().now(), dry_run=dry_run),
+        )
+    )
+    verb = "would delete" if result.dry_run else "deleted"
+    console.print(
+        f"{verb} {result.matched if result.dry_run else result.affected} snapshot rows "
+        f"older than {result.cutoff}",
+        highlight=False,
+    )
+
+
+@db_app.command("archive")
+def archive(
+    closed_older_than: Annotated[
+        str, typer.Option("--closed-older-than", help="Age of the exit, e.g. 365d.")
+    ],
+    url: UrlOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+) -> None:
+    """Move closed positions into positions_archive in one transaction."""
+    target = _url(url)
+    result = _run(
+        lambda: _with_age(
+            closed_older_than,
+            lambda age: archive_closed_positions(
+                target, age, now=SystemClock().now(), dry_run=dry_run
+            ),
+        )
+    )
+    verb = "would move" if result.dry_run else "moved"
+    console.print(
+        f"{verb} {result.matched if result.dry_run else result.affected} closed positions "
+        f"(exit before {result.cutoff}) to positions_archive",
+        highlight=False,
+    )
+
+
+async def _with_age(raw: str, op: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    return await op(parse_age(raw))
+
+
+@db_app.command("stats")
+def stats(url: UrlOption = None) -> None:
+    """Database size, and rows and size per table."""
+    target = _url(url)
+    result = _run(lambda: database_stats(target))
+    console.print(
+        f"{result.database} ({result.dialect}, revision {result.revision}): "
+        f"{_size(result.size_bytes)}",
+        highlight=False,
+    )
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("size (with indexes)", justify="right")
+    for t in result.tables:
+        table.add_row(t.name, str(t.rows), _size(t.bytes))
+    console.print(table)
+
+
+@db_app.command("explain")
+def explain_cmd(
+    sql: Annotated[str, typer.Argument(help="One SQL statement (an EXPLAIN prefix is fine).")],
+    url: UrlOption = None,
+) -> None:
+    """Print the database's query plan for a statement (never runs it)."""
+    target = _url(url)
+    for line in _run(lambda: explain(target, sql)):
+        console.print(line, highlight=False, markup=False)
