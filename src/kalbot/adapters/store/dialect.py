@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -62,37 +62,36 @@ async def bulk_insert(
     return len(rows)
 
 
-def placeholders(dialect: str, count: int, start: int = 1) -> list[str]:
-    """Driver-level parameter markers: ``?`` for sqlite3, ``$n`` for asyncpg."""
-    if dialect == "postgresql":
-        return [f"${i}" for i in range(start, start + count)]
-    return ["?"] * count
+def placeholders(count: int, start: int = 1) -> list[str]:
+    """Named parameter markers (``:p1``, ``:p2``, ...) that both read paths understand."""
+    return [f":p{i}" for i in range(start, start + count)]
 
 
 async def stream_rows(
-    conn: AsyncConnection, sql: str, params: Sequence[Any], chunk: int = 5000
-) -> AsyncIterator[Sequence[Any]]:
-    """Yield chunks of rows of a driver-level query without loading the whole result.
+    conn: AsyncConnection, sql: str, params: Mapping[str, Any], chunk: int = 5000
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Yield chunks of rows of a query without loading the whole result.
 
-    PostgreSQL: a server-side cursor (asyncpg, inside a transaction). SQLite: the driver's
-    cursor read ``chunk`` rows at a time. Markers come from :func:`placeholders`.
+    PostgreSQL: a server-side cursor (SQLAlchemy ``stream`` with ``yield_per`` over asyncpg),
+    which SQLAlchemy closes cleanly when the caller stops early. SQLite: the driver's own
+    cursor, ``chunk`` rows per fetch (SQLAlchemy's row layer would cost more than the query).
+    Markers come from :func:`placeholders`.
     """
-    driver = await _driver(conn)
     if conn.dialect.name == "postgresql":
-        async with driver.transaction(readonly=True):
-            cursor = await driver.cursor(sql, *params)
-            while True:
-                rows = await cursor.fetch(chunk)
-                if not rows:
-                    return
-                yield rows
-    else:
-        cursor = await driver.execute(sql, tuple(params))
+        result = await conn.stream(text(sql).execution_options(yield_per=chunk), dict(params))
         try:
-            while True:
-                rows = await cursor.fetchmany(chunk)
-                if not rows:
-                    return
-                yield rows
+            async for part in result.partitions(chunk):
+                yield part
         finally:
-            await cursor.close()
+            await result.close()
+        return
+    driver = await _driver(conn)
+    cursor = await driver.execute(sql, dict(params))
+    try:
+        while True:
+            rows = await cursor.fetchmany(chunk)
+            if not rows:
+                return
+            yield rows
+    finally:
+        await cursor.close()

@@ -141,7 +141,8 @@ class SnapshotsMixin(RepositoryBase):
         if category is not None:
             filters.append(("category = {}", 1))
             params.append(category)
-        marks = iter(placeholders(self.dialect, len(params)))
+        names = placeholders(len(params))
+        marks = iter(names)
         condition = " AND ".join(f.format(*(next(marks) for _ in range(n))) for f, n in filters)
         # id breaks ties between two rows of one market at one instant, so the order is total.
         sql = (
@@ -152,7 +153,8 @@ class SnapshotsMixin(RepositoryBase):
         doing = f"reading snapshots from {lo} to {hi}"
         async with self.connection(doing) as conn:
             try:
-                async for chunk in stream_rows(conn, sql, params, STREAM_CHUNK):
+                bound = dict(zip((n[1:] for n in names), params, strict=True))
+                async for chunk in stream_rows(conn, sql, bound, STREAM_CHUNK):
                     for snapshot in _snapshots(chunk, cache):
                         yield snapshot
             except DRIVER_ERRORS as e:
