@@ -1,0 +1,28 @@
+"""The AI budget tables of revision ``0002`` (see ``migrations/versions/v0002_ai_budget.py``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Table, Text
+
+from kalbot.adapters.store.tables import metadata
+
+ai_budget_days = Table(
+    "ai_budget_days",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("lock_count", BigInteger, nullable=False, server_default="0"),
+)
+
+ai_budget_reservations = Table(
+    "ai_budget_reservations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("day", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("amount_micro", BigInteger, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    CheckConstraint("amount_micro >= 0"),
+    Index("idx_ai_reservations_day_expiry", "day", "expires_at_us"),
+)
