@@ -10,14 +10,18 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from kalbot.adapters.store.ai_repo import AIRepoMixin
 from kalbot.adapters.store.analyses_repo import AnalysesMixin
 from kalbot.adapters.store.performance_repo import PerformanceMixin
 from kalbot.adapters.store.positions_repo import PositionsMixin
 from kalbot.adapters.store.snapshots_repo import SnapshotsMixin
+from kalbot.adapters.store.trading_repo import TradingRepoMixin
 from kalbot.config import DatabaseSettings, Settings
 
 
 class Repository(
+    TradingRepoMixin,
+    AIRepoMixin,
     PositionsMixin,
     AnalysesMixin,
     PerformanceMixin,
