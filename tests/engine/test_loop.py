@@ -21,7 +21,10 @@ from kalbot.strategy import StandardStrategy
 
 
 def build(
-    markets: list[Market], p_yes: dict[str, str], store: MemoryTradingStore | None = None, **risk: object
+    markets: list[Market],
+    p_yes: dict[str, str],
+    store: MemoryTradingStore | None = None,
+    **risk: object,
 ) -> tuple[
     TradingEngine, FakeBroker, FakeMarketData, FixedAnalyst, MemoryTradingStore, ManualClock
 ]:
