@@ -196,3 +196,44 @@ async def test_daily_loss_limit_puts_the_engine_in_reducing_and_refuses_opens() 
     s = await eng.run_cycle()
     assert s.risk_state.value == "REDUCING"
     assert store.risk_events[-1].reason_code == "daily_loss_limit"
+
+
+async def test_live_start_refuses_on_mismatch_until_reconciled_then_exchange_wins() -> None:
+    from kalbot.engine.loop import ReconcileRequired
+    from kalbot.engine.reconcile import apply_reconcile, find_mismatches
+
+    eng, broker, md, analyst, store, clock = build([market("M"), market("X")], {"M": "0.70"})
+    await eng.run_cycle()
+    broker.pos["X"] = D(-7)  # the exchange holds 7 NO we never recorded
+    broker.pos["M"] = D(0)  # and no longer holds our YES
+    live = TradingEngine(
+        market_data=md, broker=broker, analyst=analyst, strategy=StandardStrategy(),
+        screener=Screener.from_config(ScreenConfig()), risk=eng.risk, store=store, clock=clock,
+        config=EngineConfig(require_reconciled=True),
+    )  # fmt: skip
+    with pytest.raises(ReconcileRequired, match="X: exchange 7 NO, database flat"):
+        await live.run_cycle()
+    await live.load()
+    mm = await find_mismatches(broker, live.book)
+    done = await apply_reconcile(mm, live.book, store, md, clock.now())
+    assert any(d.startswith("closed M yes x10") for d in done)
+    assert any(d.startswith("opened X no x7") for d in done)
+    assert await find_mismatches(broker, live.book) == []
+    [closed] = store.closed_rows()
+    assert closed["close_reason"] == "reconcile"
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+async def test_close_all_is_a_dry_run_by_default_and_flattens_when_told(dry_run: bool) -> None:
+    eng, broker, _, _, store, _ = build(
+        [market("M"), market("N", "0.60", "0.62")], {"M": "0.7", "N": "0.3"}
+    )
+    await eng.run_cycle()
+    lines = await eng.close_all(dry_run=dry_run)
+    if dry_run:
+        assert sorted(lines) == ["would sell 10 NO N at 0.38", "would sell 10 YES M at 0.40"]
+        assert len(store.open_rows()) == 2
+    else:
+        assert len(store.open_rows()) == 0
+        assert {r["close_reason"] for r in store.closed_rows()} == {"close_all"}
+        assert broker.pos == {"M": 0, "N": 0}

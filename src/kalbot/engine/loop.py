@@ -24,6 +24,7 @@ from kalbot.domain.prices import ZERO, Side
 from kalbot.engine.book import ExitRules, PositionBook
 from kalbot.engine.execution import OrderDesk
 from kalbot.engine.ids import client_order_id
+from kalbot.engine.reconcile import Mismatch, find_mismatches
 from kalbot.engine.records import (
     ClosedPart,
     CycleSummary,
@@ -64,6 +65,20 @@ class EngineConfig:
     state_lookback: timedelta = timedelta(days=1)
     fill_overlap: timedelta = timedelta(minutes=5)
     max_result_lookups: int = 50
+    # Live: refuse to start while the exchange's positions differ from the database's.
+    require_reconciled: bool = False
+
+
+class ReconcileRequired(RuntimeError):
+    """The exchange and the database disagree; run ``kalbot reconcile --apply``."""
+
+    def __init__(self, mismatches: list[Mismatch]) -> None:
+        super().__init__(
+            "exchange and database disagree: "
+            + "; ".join(m.describe() for m in mismatches)
+            + " — run `kalbot reconcile --apply` (the exchange is the truth)"
+        )
+        self.mismatches = mismatches
 
 
 class TradingEngine:
@@ -109,7 +124,7 @@ class TradingEngine:
         self._risk_logged = False
 
     # -- start-up ------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, reconcile_check: bool = True) -> None:
         """Reload state so a restart continues without losing a fill or doubling an order."""
         now = self.clock.now()
         st = await self.store.load_engine_state(now, self.cfg.state_lookback)
@@ -138,6 +153,10 @@ class TradingEngine:
                 )
         self.desk._forget_settled()
         await self.store.add_decisions(rows)
+        if self.cfg.require_reconciled and reconcile_check:
+            mismatches = await find_mismatches(self.broker, self.book)
+            if mismatches:
+                raise ReconcileRequired(mismatches)
         self._started = True
         log.info(
             "engine started: cycle %s, %s open positions, risk %s",
@@ -145,6 +164,38 @@ class TradingEngine:
             len(self.book),
             self.risk_state.value,
         )
+
+    async def load(self) -> None:
+        """Reload state without the reconciliation check (reconcile, close-all)."""
+        await self.start(reconcile_check=False)
+
+    async def close_all(self, dry_run: bool = True) -> list[str]:
+        """Flatten every open position with an IOC sell at the bid; dry-run only lists them."""
+        if not self._started:
+            await self.load()
+        now = self.clock.now()
+        rows: list[DecisionRecord] = []
+        lines: list[str] = []
+        markets: dict[str, Market] = {}
+        for pos in list(self.book.by_id.values()):
+            try:
+                m = markets[pos.ticker] = await self.market_data.market(pos.ticker)
+            except Exception as e:
+                lines.append(f"{pos.ticker}: cannot read the market ({e})")
+                continue
+            bid = m.quote.bid(pos.side)
+            what = f"sell {pos.quantity} {pos.side.value.upper()} {pos.ticker} at {bid}"
+            if dry_run:
+                lines.append(f"would {what}")
+                continue
+            key = f"close_all:{pos.id}:{now.isoformat()}"
+            placed = await self._exit(pos, m, "close_all", now, rows, key)
+            lines.append(("sent: " if placed else "not sent: ") + what)
+        if not dry_run:
+            await self.desk.sync_fills(markets, now, self.cycle_id, rows, self.strategy.name)
+            await self.store.add_decisions(rows)
+            lines.append(f"{len(self.book)} positions still open")
+        return lines
 
     async def resume_risk(self, reason: str = "operator_resume") -> None:
         """Clear a sticky HALTED state (an operator's decision)."""
@@ -343,6 +394,7 @@ class TradingEngine:
         reason: str,
         now: datetime,
         rows: list[DecisionRecord],
+        key: str | None = None,
     ) -> int:
         if self.desk.busy_position(pos.id):
             return 0
@@ -354,7 +406,7 @@ class TradingEngine:
             return 0
         order = OrderRecord(
             client_order_id=client_order_id(
-                pos.ticker, pos.side, Action.SELL, f"exit:{pos.id}:{self.cycle_id}"
+                pos.ticker, pos.side, Action.SELL, key or f"exit:{pos.id}:{self.cycle_id}"
             ),
             ticker=pos.ticker, side=pos.side, action=Action.SELL, purpose=Purpose.CLOSE,
             count=pos.quantity, limit_price=bid, time_in_force=TimeInForce.IOC,
