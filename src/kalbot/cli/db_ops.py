@@ -127,13 +127,23 @@ def dump(
 
 
 class _RichCopyProgress:
-    """A progress bar per table, on stderr so stdout stays clean for scripts."""
+    """A progress bar per table, on stderr so stdout stays clean for scripts.
 
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
+    It starts drawing with the first table, so a copy refused up front prints only its error.
+    """
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<32}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+        )
         self._tasks: dict[str, TaskID] = {}
 
     def table_started(self, table: str, total_rows: int) -> None:
+        if not self._tasks:
+            self._progress.start()
         self._tasks[table] = self._progress.add_task(table, total=max(total_rows, 1))
         if total_rows == 0:
             self._progress.update(self._tasks[table], completed=1)
@@ -143,6 +153,10 @@ class _RichCopyProgress:
 
     def verifying(self, table: str) -> None:
         self._progress.update(self._tasks[table], description=f"{table} (verifying)")
+
+    def stop(self) -> None:
+        if self._tasks:
+            self._progress.stop()
 
 
 @db_app.command("copy")
@@ -158,21 +172,15 @@ def copy(
 ) -> None:
     """Copy every table between SQLite and PostgreSQL, verified by row counts and checksums."""
     source = _url(from_url)
-    columns = (
-        TextColumn("{task.description:<32}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    bars = _RichCopyProgress()
+    try:
         report = _run(
             lambda: copy_database(
-                source,
-                to_url,
-                replace=replace,
-                batch_size=batch_size,
-                progress=_RichCopyProgress(progress),
+                source, to_url, replace=replace, batch_size=batch_size, progress=bars
             )
         )
+    finally:
+        bars.stop()
     table = Table(title=f"copied at schema revision {report.revision}, verified")
     table.add_column("table")
     table.add_column("rows", justify="right")

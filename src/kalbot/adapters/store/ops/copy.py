@@ -281,8 +281,8 @@ async def _copy_table(
     async for batch in result.partitions(batch_size):
         rows: list[tuple[Any, ...]] = []
         for raw in batch:
-            digest.add(raw)
             try:
+                digest.add(raw)
                 rows.append(tuple(f(v) for f, v in zip(convert, raw, strict=True)))
             except ConversionError as e:
                 pk = {k: raw[plan.columns.index(k)] for k in plan.source.primary_key}
