@@ -15,7 +15,6 @@ Reusable by any suite (the Kalshi client's contract suite too)::
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 import threading
@@ -31,6 +30,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 DOLLARS_RE = re.compile(r"^-?\d+\.\d{4}$")
+# Rate limits and server errors can answer any endpoint (REFERENCE §5) though the spec lists
+# them on only some; any other undocumented status is a conformance failure.
+ANY_ENDPOINT_STATUSES = frozenset({429, 500, 503})
 COUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
 
 
@@ -121,40 +123,40 @@ def _fixed_point_problems(node: Any, path: str = "$") -> Iterator[str]:
             yield from _fixed_point_problems(v, f"{path}[{i}]")
 
 
-class Conformance:
-    """Validators for one pair of spec files; ``record`` collects problems from a server tap."""
+class _Specs:
+    """Parsed specs and compiled validators, shared by every collector (parsing is slow)."""
 
     def __init__(self, openapi: dict[str, Any], asyncapi: dict[str, Any]) -> None:
         self.openapi = _openapi_to_jsonschema(openapi)
         self.asyncapi = asyncapi
-        self._oa_registry: Registry[Any] = Registry().with_resource(
+        self.oa_registry: Registry[Any] = Registry().with_resource(
             "urn:openapi", Resource.from_contents(self.openapi, default_specification=DRAFT7)
         )
-        self._aa_registry: Registry[Any] = Registry().with_resource(
+        self.aa_registry: Registry[Any] = Registry().with_resource(
             "urn:asyncapi", Resource.from_contents(asyncapi, default_specification=DRAFT7)
         )
-        self.problems: list[str] = []
-        self.checked = 0
         self._lock = threading.Lock()
+        self._response: dict[tuple[str, str, int], jsonschema.Draft7Validator | None] = {}
+        self._ws: dict[str, jsonschema.Draft7Validator] = {}
 
-    @classmethod
-    @functools.cache
-    def _load_docs(cls, root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-        oa = yaml.safe_load((root / "kalshi" / "openapi.yaml").read_text(encoding="utf-8"))
-        aa = yaml.safe_load((root / "kalshi" / "asyncapi.yaml").read_text(encoding="utf-8"))
-        return oa, aa
+    def response_validator(
+        self, method: str, template: str, status: int
+    ) -> jsonschema.Draft7Validator | None:
+        key = (method, template, status)
+        with self._lock:
+            if key not in self._response:
+                self._response[key] = self._build_response_validator(method, template, status)
+            return self._response[key]
 
-    @classmethod
-    def load(cls, root: Path | None = None) -> Conformance:
-        oa, aa = cls._load_docs(root or shared_dir())
-        return cls(copy.deepcopy(oa), aa)
-
-    @functools.cache  # noqa: B019 - one validator per (operation, status), for the suite's life
-    def _response_validator(self, method: str, template: str, status: int) -> Any:
+    def _build_response_validator(
+        self, method: str, template: str, status: int
+    ) -> jsonschema.Draft7Validator | None:
         op = self.openapi["paths"].get(template, {}).get(method.lower())
         if op is None:
             raise ConformanceError(f"{method} {template}: not an operation in openapi.yaml")
         responses = op.get("responses", {})
+        if str(status) not in responses and status in ANY_ENDPOINT_STATUSES:
+            return None
         if str(status) not in responses:
             raise ConformanceError(
                 f"{method} {template}: status {status} is not documented "
@@ -163,38 +165,61 @@ class Conformance:
         resp = responses[str(status)]
         if "$ref" in resp:
             name = resp["$ref"].rsplit("/", 1)[1]
+            pointer = f"urn:openapi#/components/responses/{name}"
             resp = self.openapi["components"]["responses"][name]
+        else:
+            pointer = f"urn:openapi#/paths/{_escape(template)}/{method.lower()}/responses/{status}"
         content = resp.get("content", {}).get("application/json")
         if not content or "schema" not in content:
             return None
-        schema = {"$ref": _pointer(template, method, status, resp is responses[str(status)])}
-        if "$ref" in responses[str(status)]:
-            name = responses[str(status)]["$ref"].rsplit("/", 1)[1]
-            schema = {
-                "$ref": f"urn:openapi#/components/responses/{name}/content/application~1json/schema"
-            }
+        schema = {"$ref": pointer + "/content/application~1json/schema"}
         return jsonschema.Draft7Validator(
-            schema, registry=self._oa_registry, format_checker=_FORMATS
+            schema, registry=self.oa_registry, format_checker=_FORMATS
         )
+
+    def ws_validator(self, name: str) -> jsonschema.Draft7Validator:
+        with self._lock:
+            if name not in self._ws:
+                schema = {"$ref": f"urn:asyncapi#/components/schemas/{name}"}
+                self._ws[name] = jsonschema.Draft7Validator(
+                    schema, registry=self.aa_registry, format_checker=_FORMATS
+                )
+            return self._ws[name]
+
+
+@functools.cache
+def _specs(root: Path) -> _Specs:
+    oa = yaml.safe_load((root / "kalshi" / "openapi.yaml").read_text(encoding="utf-8"))
+    aa = yaml.safe_load((root / "kalshi" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    return _Specs(oa, aa)
+
+
+class Conformance:
+    """Checks answers against the specs; ``record``/``record_ws`` collect problems from a tap."""
+
+    def __init__(self, specs: _Specs) -> None:
+        self.specs = specs
+        self.problems: list[str] = []
+        self.checked = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Conformance:
+        return cls(_specs(root or shared_dir()))
 
     def check_response(self, method: str, template: str, status: int, body: Any) -> None:
         """Raise ConformanceError naming the operation and field when ``body`` breaks the spec."""
         where = f"{method.upper()} {template} {status}"
         problems: list[str] = []
-        validator = self._response_validator(method.upper(), template, status)
+        validator = self.specs.response_validator(method.upper(), template, status)
         if validator is not None:
             for err in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
                 problems.append(f"{err.json_path}: {err.message}")
         problems.extend(_fixed_point_problems(body))
+        if status >= 400:
+            problems.extend(_error_body_problems(status, body))
         if problems:
             raise ConformanceError(f"{where}: " + "; ".join(problems[:10]))
-
-    @functools.cache  # noqa: B019
-    def _ws_validator(self, name: str) -> Any:
-        schema = {"$ref": f"urn:asyncapi#/components/schemas/{name}"}
-        return jsonschema.Draft7Validator(
-            schema, registry=self._aa_registry, format_checker=_FORMATS
-        )
 
     def check_ws(self, message: Any) -> None:
         """Raise ConformanceError when a WebSocket message breaks its asyncapi payload schema."""
@@ -209,7 +234,8 @@ class Conformance:
         problems = [
             f"{e.json_path}: {e.message}"
             for e in sorted(
-                self._ws_validator(name).iter_errors(message), key=lambda e: list(e.absolute_path)
+                self.specs.ws_validator(name).iter_errors(message),
+                key=lambda e: list(e.absolute_path),
             )
         ]
         problems.extend(_fixed_point_problems(message))
@@ -245,15 +271,21 @@ class Conformance:
             )
 
 
+def _error_body_problems(status: int, body: Any) -> Iterator[str]:
+    """Kalshi's errors: ``{"error": {"code", "message", "details"?}}``; 429: ``{"error": str}``."""
+    inner = body.get("error") if isinstance(body, dict) else None
+    if status == 429 and isinstance(inner, str):
+        return
+    if not isinstance(inner, dict):
+        yield f"$: error body {body!r} is not {{'error': {{'code', 'message'}}}}"
+        return
+    for key in ("code", "message"):
+        if not isinstance(inner.get(key), str) or not inner[key]:
+            yield f"$.error.{key}: missing or not a non-empty string"
+
+
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(template: str, method: str, status: int, inline: bool) -> str:
-    return (
-        f"urn:openapi#/paths/{_escape(template)}/{method.lower()}/responses/{status}"
-        "/content/application~1json/schema"
-    )
 
 
 @pytest.fixture

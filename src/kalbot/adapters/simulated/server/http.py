@@ -91,6 +91,7 @@ def route(
     *,
     auth: bool,
     droppable: bool = False,
+    in_spec: bool = True,
 ) -> Route:
     """A Starlette route for ``template`` (relative to /trade-api/v2) with every rule applied."""
 
@@ -101,7 +102,7 @@ def route(
             await asyncio.sleep(delay)
 
         def answer(status: int, body: Any) -> Response:
-            if plumbing.tap is not None:
+            if plumbing.tap is not None and in_spec:
                 plumbing.tap(method, template, status, body)
             return _json(status, body)
 

@@ -84,7 +84,7 @@ def dumps(body: Any) -> bytes:
 # --- request parsing -------------------------------------------------------------------------
 
 
-def parse_count(value: object, field: str) -> Decimal:
+def parse_count(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
     """A request count: a string with 0-2 decimals (``"10"``, ``"2.50"``), strictly positive."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise WireError(400, "invalid_parameters", f"{field} must be a fixed-point count string")
@@ -92,7 +92,7 @@ def parse_count(value: object, field: str) -> Decimal:
     if not _COUNT_RE.match(text):
         raise WireError(400, "invalid_parameters", f"{field} {text!r} is not a count like '10.00'")
     d = Decimal(text)
-    if d <= 0:
+    if d < 0 or (d == 0 and not allow_zero):
         raise WireError(400, "invalid_order_size", f"{field} must be positive")
     return d
 
