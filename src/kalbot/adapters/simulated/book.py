@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from kalbot.adapters.simulated.records import SelfTradePrevention
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
@@ -117,18 +119,38 @@ class BookLeg:
         return sum(self.sizes.values())
 
 
+class Leg(Protocol):
+    """What matching needs from one leg's bids (``BookLeg``; benchmarks swap in a naive one)."""
+
+    sizes: dict[int, int]
+
+    def best(self) -> int | None: ...
+
+    def add(self, order: LiveOrder) -> None: ...
+
+    def reduce(self, order: LiveOrder, amount: int) -> None: ...
+
+    def front(self, price: int) -> LiveOrder: ...
+
+    def pop_front(self, price: int) -> None: ...
+
+    def depth(self) -> list[tuple[int, int]]: ...
+
+    def orders_at(self, price: int) -> list[LiveOrder]: ...
+
+
 class Book:
     """Both legs of one market. ``leg(BID)`` holds YES bids, ``leg(ASK)`` holds NO bids."""
 
     __slots__ = ("no", "ticker", "yes")
 
-    def __init__(self, ticker: str) -> None:
+    def __init__(self, ticker: str, leg: Callable[[], Leg] = BookLeg) -> None:
         self.ticker = ticker
-        self.yes = BookLeg()
-        self.no = BookLeg()
+        self.yes: Leg = leg()
+        self.no: Leg = leg()
 
-    def leg(self, book_side: BookSide) -> BookLeg:
+    def leg(self, book_side: BookSide) -> Leg:
         return self.yes if book_side is BookSide.BID else self.no
 
-    def opposite(self, book_side: BookSide) -> BookLeg:
+    def opposite(self, book_side: BookSide) -> Leg:
         return self.no if book_side is BookSide.BID else self.yes

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from kalbot.adapters.simulated.accounts import Account
-from kalbot.adapters.simulated.book import LiveOrder
+from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.lifecycle import Lifecycle
@@ -48,8 +48,8 @@ class Exchange(Lifecycle):
     >>> ex.place("alice", V2Order(ticker, BookSide.BID, Decimal("0.42"), Decimal("10"), "c1", GTC))
     """
 
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
+    def __init__(self, clock: Clock, *, book_leg: Callable[[], Leg] = BookLeg) -> None:
+        super().__init__(book_leg)
         self.clock = clock
         self._client_ids: dict[tuple[str, str], str] = {}
 
@@ -234,13 +234,21 @@ class Exchange(Lifecycle):
 
     def cancel(self, account_id: str, order_id: str) -> CancelResult:
         """Cancel a resting order (reduce it to zero); its fills stay."""
+        reduced = self.cancel_units(account_id, order_id)
+        o = self._orders[order_id]
+        return CancelResult(o.order_id, o.client_order_id, units_to_count(reduced), order_view(o))
+
+    def cancel_units(self, account_id: str, order_id: str) -> int:
+        """The fast path behind ``cancel``: returns the hundredths of contracts taken off."""
         now = self._sync()
         o = self._owned_order(account_id, order_id)
         self._require_active(self._markets[o.ticker], now)
         if o.status is not OrderStatus.RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
-        reduced = self._cancel_remainder(o, now, "canceled")
-        return CancelResult(o.order_id, o.client_order_id, units_to_count(reduced), order_view(o))
+        return self._cancel_remainder(o, now, "canceled")
+
+    def trade_count(self) -> int:
+        return len(self._trades)
 
     def decrease(
         self,

@@ -4,10 +4,11 @@ and the public market-data views (``Market``, ``OrderBook``, ``Quote``)."""
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from kalbot.adapters.simulated.book import Book
+from kalbot.adapters.simulated.book import Book, BookLeg, Leg
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import LifecycleType, MarketEvent, SettlementEvent
 from kalbot.adapters.simulated.markets import MarketSpec, MarketState
@@ -38,8 +39,9 @@ _AFTER_CLOSE = {
 class Lifecycle(Matcher):
     clock: Clock
 
-    def __init__(self) -> None:
+    def __init__(self, book_leg: Callable[[], Leg] = BookLeg) -> None:
         super().__init__()
+        self._book_leg = book_leg
         self._settlements: dict[str, list[SettlementRecord]] = {}
         self._schedule: list[tuple[datetime, int, str, int]] = []
         self._last_fills: list[FillRow] = []
@@ -58,7 +60,7 @@ class Lifecycle(Matcher):
             status = MarketStatus.ACTIVE
         state = MarketState(spec=spec, status=status, close_time=spec.close_time)
         self._markets[spec.ticker] = state
-        self._books[spec.ticker] = Book(spec.ticker)
+        self._books[spec.ticker] = Book(spec.ticker, self._book_leg)
         if status is MarketStatus.INITIALIZED and spec.open_time is not None:
             self._push(spec.open_time, spec.ticker, _OPEN)
         if status is not MarketStatus.CLOSED:

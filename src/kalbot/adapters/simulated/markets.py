@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from kalbot.adapters.simulated.units import fee_money
 from kalbot.domain.fees import FeeType
 from kalbot.domain.market import MarketResult, MarketStatus
 from kalbot.domain.prices import LINEAR_CENT, ONE, PriceRange
@@ -53,7 +54,19 @@ class MarketState:
     last_price: int | None = None  # YES ticks
     result: MarketResult | None = None
     settled_time: datetime | None = None
-    trades_by_day: dict[str, int] = field(default_factory=dict)
+    fee_cache: dict[tuple[int, int, bool], int] = field(default_factory=dict)
+
+    def fee(self, units: int, own_ticks: int, is_taker: bool) -> int:
+        """This market's fee for one fill, in micro-dollars (memoised domain fee function)."""
+        key = (units, own_ticks, is_taker)
+        fee = self.fee_cache.get(key)
+        if fee is None:
+            if len(self.fee_cache) > 4096:
+                self.fee_cache.clear()
+            fee = self.fee_cache[key] = fee_money(
+                units, own_ticks, is_taker, self.spec.fee_type, self.spec.fee_multiplier
+            )
+        return fee
 
     @property
     def ticker(self) -> str:

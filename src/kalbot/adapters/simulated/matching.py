@@ -7,7 +7,6 @@ exchange"; ``Matcher`` holds the shared state and ``Exchange`` adds the public o
 from __future__ import annotations
 
 import heapq
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +30,6 @@ from kalbot.adapters.simulated.records import (
 )
 from kalbot.adapters.simulated.units import (
     ONE_TICKS,
-    fee_money,
     money_to_dollars,
     ticks_to_price,
     units_to_count,
@@ -96,7 +94,7 @@ class TradeRow:
 
 def _uid(n: int, kind: int) -> str:
     """Deterministic UUID-shaped ids: same run, same ids (kind keeps orders/fills/trades apart)."""
-    return str(uuid.UUID(int=(kind << 96) | n))
+    return f"{kind:08x}-0000-4000-8000-{n:012x}"
 
 
 def order_view(o: LiveOrder) -> OrderView:
@@ -164,14 +162,7 @@ class Matcher:
     # -- reservations ----------------------------------------------------------------------
     def _reservation(self, o: LiveOrder, account: Account, market: MarketState) -> int:
         """Cash an order's remainder may need: premium + worst-case fee - $1 per closing lot."""
-        spec = market.spec
-        fee = fee_money(
-            o.remaining,
-            worst_fee_ticks(o.own_ticks),
-            True,
-            spec.fee_type,
-            spec.fee_multiplier,
-        )
+        fee = market.fee(o.remaining, worst_fee_ticks(o.own_ticks), True)
         closable = account.closable(o.ticker, o.book_side is BookSide.BID)
         need = fill_cash_need(o.own_ticks, o.remaining, fee, closable)
         return need if need > 0 else 0
@@ -213,10 +204,11 @@ class Matcher:
         return reduced
 
     def _rest(self, o: LiveOrder, market: MarketState, ts: datetime) -> None:
-        account = self._accounts[o.account_id]
-        new = self._reservation(o, account, market)
-        account.reserved += new - o.reserved
-        o.reserved = new
+        if o.filled:  # the placement reservation covered the whole count; redo it for the rest
+            account = self._accounts[o.account_id]
+            new = self._reservation(o, account, market)
+            account.reserved += new - o.reserved
+            o.reserved = new
         self._books[o.ticker].leg(o.book_side).add(o)
         o.status = OrderStatus.RESTING
         if o.expiration is not None:
@@ -250,8 +242,6 @@ class Matcher:
         limit = ONE_TICKS - o.own_ticks
         taker_acct = self._accounts[o.account_id]
         taker_yes = o.book_side is BookSide.BID
-        spec = market.spec
-        fee_type, mult = spec.fee_type, spec.fee_multiplier
         ticker = o.ticker
         out: list[FillRow] = []
         listening = bool(self._listeners)
@@ -283,8 +273,8 @@ class Matcher:
                 qty = min(qty, cap)
             maker_own = best
             taker_own = ONE_TICKS - best
-            maker_fee = fee_money(qty, maker_own, False, fee_type, mult)
-            taker_fee = fee_money(qty, taker_own, True, fee_type, mult)
+            maker_fee = market.fee(qty, maker_own, False)
+            taker_fee = market.fee(qty, taker_own, True)
             maker_need = fill_cash_need(
                 maker_own, qty, maker_fee, maker_acct.closable(ticker, maker_yes)
             )
