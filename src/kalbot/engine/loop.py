@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -46,7 +46,7 @@ log = logging.getLogger("kalbot.engine")
 
 
 class SpendSource(Protocol):
-    async def ai_spend(self, day: object, now: datetime) -> tuple[Decimal, Decimal]: ...
+    async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]: ...
 
 
 class CycleRecorder(Protocol):

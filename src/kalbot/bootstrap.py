@@ -1,0 +1,202 @@
+"""The one place that picks adapters: database, market data, broker, analyst, clock.
+
+The loop (``kalbot.engine``) is the same in every mode; what differs is what is built here.
+Other parts may add small builder functions; keep each mode's wiring in one function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from kalbot.adapters.store.repository import Repository, create_repository
+from kalbot.config import ConfigError, Settings
+from kalbot.domain.clock import SystemClock
+from kalbot.engine import EngineConfig, ExitRules, TradingEngine
+from kalbot.ports import Analyst, Broker, Clock, MarketData
+from kalbot.recorder import LiveDataRecorder
+from kalbot.risk import RiskConfig, RiskManager
+from kalbot.screener import ScreenConfig, Screener
+from kalbot.strategy import Strategy, load_strategy
+from kalbot.strategy.builtin import StandardStrategy
+
+Mode = Literal["paper", "live", "demo", "backtest"]
+
+
+def screen_config(s: Settings) -> ScreenConfig:
+    t = s.trading
+    return ScreenConfig(
+        min_volume_24h=t.min_volume_24h,
+        min_open_interest=t.min_open_interest,
+        max_spread=t.max_spread,
+        min_hours_to_close=t.min_hours_to_close,
+        max_days_to_close=t.max_days_to_close,
+        min_price=t.min_price,
+        max_price=t.max_price,
+        categories_allow=frozenset(t.categories_allow),
+        categories_deny=frozenset(t.categories_deny),
+        tickers_deny=frozenset(t.tickers_deny),
+    )
+
+
+def risk_config(s: Settings) -> RiskConfig:
+    r = s.risk
+    return RiskConfig(
+        kelly_fraction=r.kelly_fraction,
+        sizing=r.sizing,
+        fixed_contracts=r.fixed_contracts,
+        proportional_fraction=r.proportional_fraction,
+        max_position_dollars=r.max_position_dollars,
+        max_position_share=r.max_position_share,
+        max_open_positions=r.max_open_positions,
+        max_total_exposure=r.max_total_exposure,
+        max_event_exposure=r.max_event_exposure,
+        max_category_exposure=r.max_category_exposure,
+        min_cash_reserve=r.min_cash_reserve,
+        max_daily_loss=r.max_daily_loss,
+        max_drawdown=r.max_drawdown,
+        max_stopouts=r.max_stopouts,
+        stopout_window=timedelta(minutes=r.stopout_window_minutes),
+        cooldown=timedelta(minutes=r.cooldown_minutes),
+    )
+
+
+def engine_config(s: Settings, mode: str, *, require_reconciled: bool = False) -> EngineConfig:
+    t = s.trading
+    return EngineConfig(
+        mode=mode,
+        exits=ExitRules(
+            profit_target=t.profit_target,
+            stop_loss=t.stop_loss,
+            max_hold=timedelta(hours=t.max_hold_hours),
+            close_before_expiry=timedelta(minutes=t.close_before_expiry_minutes),
+        ),
+        ai_budget=s.ai.daily_budget,
+        require_reconciled=require_reconciled,
+    )
+
+
+def build_strategy(s: Settings, name: str | None = None) -> Strategy:
+    """The named strategy, with the settings' thresholds where a built-in takes them."""
+    strategy = load_strategy(name or s.trading.strategy)
+    if isinstance(strategy, StandardStrategy):
+        strategy.min_edge = s.ai.min_edge
+        strategy.min_confidence = max(s.ai.min_confidence, strategy.min_confidence)
+    return strategy
+
+
+def build_analyst(s: Settings, repo: Repository, clock: Clock) -> Analyst:
+    """The configured analyst, recording into ``repo`` and spending under its daily budget."""
+    from kalbot.analysis.budget import BudgetGuard
+    from kalbot.analysis.costs import CostTable, TokenPrice
+    from kalbot.analysis.decide import DecisionRule
+    from kalbot.analysis.heuristic import HeuristicParams, load_params
+    from kalbot.analysis.service import AnalystConfig, HeuristicAnalyst, LLMAnalyst
+
+    ai = s.ai
+    cfg = AnalystConfig(
+        rule=DecisionRule(
+            min_edge=ai.min_edge,
+            min_confidence=ai.min_confidence,
+            fee_reference_contracts=ai.fee_reference_contracts,
+        ),
+        show_market_price=ai.show_market_price,
+        reanalyze_after=timedelta(seconds=ai.reanalyze_after_seconds),
+        reanalyze_price_move=ai.reanalyze_price_move,
+    )
+    if ai.provider == "heuristic":
+        path = Path(ai.heuristic_params_path)
+
+        def params() -> HeuristicParams:
+            return load_params(path) if path.exists() else HeuristicParams()
+
+        return HeuristicAnalyst(repo, clock, cfg, params)
+    from kalbot.adapters.llm.factory import build_client
+
+    guard = BudgetGuard(
+        repo,
+        clock,
+        lambda: ai.daily_budget,
+        reservation_ttl=timedelta(seconds=ai.reservation_ttl_seconds),
+    )
+    costs = CostTable(
+        {m: TokenPrice(p.input_per_mtok, p.output_per_mtok) for m, p in ai.prices.items()},
+        ai.prices_as_of,
+    )
+    return LLMAnalyst(build_client(ai, ai.provider), costs, guard, repo, clock, cfg)
+
+
+@dataclass
+class TradingApp:
+    """A wired engine and what must be closed after it."""
+
+    engine: TradingEngine
+    repo: Repository
+    mode: str
+    venue: str
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):  # closing must not mask the run's outcome
+                await close()
+        await self.repo.close()
+
+
+def kalshi_venue(s: Settings) -> tuple[MarketData, Broker, str, Callable[[], Awaitable[None]]]:
+    """Market data and orders through the Kalshi client (Kalshi itself or a simulator URL)."""
+    from kalbot.adapters.kalshi.broker import KalshiBroker
+    from kalbot.adapters.kalshi.client import KalshiClient
+    from kalbot.adapters.kalshi.market_data import KalshiMarketData
+
+    client = KalshiClient.from_settings(s.kalshi)
+    return KalshiMarketData(client), KalshiBroker(client), client.endpoints.rest_url, client.aclose
+
+
+async def build_trading_app(
+    s: Settings,
+    *,
+    mode: Mode,
+    strategy: str | None = None,
+    clock: Clock | None = None,
+    venue: tuple[MarketData, Broker, str, Callable[[], Awaitable[None]]] | None = None,
+    repo: Repository | None = None,
+    record: bool = True,
+) -> TradingApp:
+    """Wire the engine for ``mode``.
+
+    live: Kalshi (demo unless production is named) with the configured key; requires
+    ``trading.live_trading_enabled`` and refuses to start on a reconciliation mismatch.
+    paper/demo: orders go to a simulated exchange — the Kalshi-compatible simulator named by
+    ``kalshi.base_url`` (the demo starts one) — never to Kalshi's real order book.
+    """
+    if mode == "live" and not s.trading.live_trading_enabled:
+        raise ConfigError("live trading needs LIVE_TRADING_ENABLED=true as well as --live")
+    if mode == "paper" and venue is None and not s.kalshi.base_url:
+        raise ConfigError(
+            "paper trading needs a simulated venue: set KALBOT_KALSHI__BASE_URL to a simulated "
+            "exchange (`kalbot sim serve`), or run `kalbot demo`"
+        )
+    clock = clock or SystemClock()
+    repo = repo or create_repository(s)
+    await repo.initialize()
+    md, broker, where, close = venue or kalshi_venue(s)
+    recorder = LiveDataRecorder(repo, md, interval=timedelta(seconds=s.trading.interval_seconds))
+    engine = TradingEngine(
+        market_data=md,
+        broker=broker,
+        analyst=build_analyst(s, repo, clock),
+        strategy=build_strategy(s, strategy),
+        screener=Screener.from_config(screen_config(s)),
+        risk=RiskManager(risk_config(s)),
+        store=repo,
+        clock=clock,
+        config=engine_config(s, mode, require_reconciled=mode == "live"),
+        recorder=recorder if record else None,
+        spend=repo,
+    )
+    return TradingApp(engine, repo, mode, where, [close])
