@@ -11,12 +11,14 @@ dashboard must work on a database that has only the spec's tables, or none at al
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import MetaData, Table, event, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from kalbot.adapters.store import tables as spec_tables
@@ -30,6 +32,19 @@ def create_read_engine(url: str) -> AsyncEngine:
     """An async engine whose every connection refuses writes."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 5})
+        path = make_url(url).database or ""
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _must_exist(*_args: Any) -> None:
+            # SQLite would quietly create an empty file; a dashboard pointed at the wrong path
+            # must say so instead of showing an empty bot.
+            if (
+                path
+                and path != ":memory:"
+                and not path.startswith("file:")
+                and not os.path.exists(path)
+            ):
+                raise sqlite3.OperationalError(f"no database file at {path}")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:

@@ -87,7 +87,9 @@ class Reader:
                 await self.catalog.refresh(conn)
                 yield conn
         except SQLAlchemyError as e:
-            raise DatabaseUnavailable(f"database error: {type(e.__cause__ or e).__name__}") from e
+            cause = getattr(e, "orig", None) or e.__cause__ or e
+            first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+            raise DatabaseUnavailable(f"database error: {type(cause).__name__}: {first}") from e
         except OSError as e:
             raise DatabaseUnavailable(f"database unreachable: {e.strerror or e}") from e
 
