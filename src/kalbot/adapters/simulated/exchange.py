@@ -15,7 +15,6 @@ from kalbot.adapters.simulated.accounts import Account
 from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
-from kalbot.adapters.simulated.lifecycle import Lifecycle
 from kalbot.adapters.simulated.markets import MarketSpec
 from kalbot.adapters.simulated.matching import FillRow, _uid, order_view
 from kalbot.adapters.simulated.records import (
@@ -28,6 +27,7 @@ from kalbot.adapters.simulated.records import (
     SettlementRecord,
     TradeRecord,
 )
+from kalbot.adapters.simulated.tape import Tape
 from kalbot.adapters.simulated.units import (
     ONE_TICKS,
     count_to_units,
@@ -41,7 +41,7 @@ from kalbot.domain.prices import is_on_tick
 from kalbot.ports import Clock
 
 
-class Exchange(Lifecycle):
+class Exchange(Tape):
     """One in-process Kalshi: list markets, open accounts, trade, settle.
 
     >>> ex = Exchange(clock); ex.add_market(spec); ex.open_account("alice", Decimal("100"))
@@ -198,7 +198,9 @@ class Exchange(Lifecycle):
         book = self._books[ticker]
         if post_only:
             best = book.opposite(book_side).best()
-            if best is not None and best + own >= ONE_TICKS:
+            if (best is not None and best + own >= ONE_TICKS) or self._would_cross_tape(
+                market, book_side, own
+            ):
                 raise EngineError(ErrorCode.POST_ONLY_CROSS, "post_only order would cross")
         self._seq += 1
         o = LiveOrder(

@@ -254,6 +254,9 @@ class Lifecycle(Matcher):
             raise EngineError(ErrorCode.MARKET_INACTIVE, f"{m.ticker} is {m.status.value}")
 
     def _quote(self, ticker: str) -> Quote:
+        recorded = self._markets[ticker].tape_quote
+        if recorded is not None:
+            return recorded
         book = self._books[ticker]
         yb, nb = book.yes.best(), book.no.best()
         return Quote(

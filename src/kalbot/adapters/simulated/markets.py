@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from kalbot.adapters.simulated.fill_models import FillModel
 from kalbot.adapters.simulated.units import fee_money
 from kalbot.domain.fees import FeeType
-from kalbot.domain.market import MarketResult, MarketStatus
+from kalbot.domain.market import MarketResult, MarketStatus, Quote
 from kalbot.domain.prices import LINEAR_CENT, ONE, PriceRange
 
 
@@ -55,6 +56,9 @@ class MarketState:
     result: MarketResult | None = None
     settled_time: datetime | None = None
     fee_cache: dict[tuple[int, int, bool], int] = field(default_factory=dict)
+    fill_model: FillModel | None = None  # set: fills come from recorded quotes, not the book
+    tape_quote: Quote | None = None
+    tape_last_yes: Decimal | None = None
 
     def fee(self, units: int, own_ticks: int, is_taker: bool) -> int:
         """This market's fee for one fill, in micro-dollars (memoised domain fee function)."""

@@ -340,12 +340,19 @@ class Matcher:
                 self._emit(PositionEvent(o.account_id, taker_acct.position(ticker).view(ticker)))
         return out
 
+    def _match_external(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
+        """Fill against recorded quotes (markets listed with a fill model; see ``tape.py``)."""
+        raise NotImplementedError
+
     def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
         """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
-        if o.time_in_force is TimeInForce.FOK and self._fillable(o) < o.remaining:
+        if market.fill_model is not None:
+            fills = self._match_external(o, market, ts)
+        elif o.time_in_force is TimeInForce.FOK and self._fillable(o) < o.remaining:
             self._cancel_remainder(o, ts, "fill_or_kill")
             return []
-        fills = self._match(o, market, ts)
+        else:
+            fills = self._match(o, market, ts)
         if o.remaining and not o.cancel_reason and o.time_in_force is TimeInForce.GTC:
             self._rest(o, market, ts)
         elif o.remaining:
