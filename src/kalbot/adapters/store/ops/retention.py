@@ -41,7 +41,7 @@ def parse_age(value: str) -> timedelta:
         raise BadAge(f"bad age {value!r}: expected a number and a unit, e.g. 90d, 12h, 2w, 1y")
     amount = int(m.group(1))
     if amount <= 0:
-        raise BadAge(f"bad age {value!r}: must be greater than zero")
+        raise BadAge(f"bad age {value!r}: must be greater than zero, e.g. 90d")
     return timedelta(seconds=amount * _UNITS[m.group(2)])
 
 
