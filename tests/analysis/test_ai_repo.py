@@ -148,6 +148,26 @@ async def test_budget_rollover_and_raise_are_read_from_the_database(repo: Reposi
     ]
 
 
+async def test_a_budget_set_in_the_database_wins_at_once_and_can_be_cleared(
+    repo: Repository,
+) -> None:
+    clock = ManualClock(NOW)
+    client, worst = worst_case_fake()
+    analyst = llm_analyst(client, repo, clock, budget=worst)
+    assert (await analyst.analyze(context())).error is None
+    assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
+    await repo.set_ai_budget(worst * 3, NOW)  # e.g. `kalbot ai budget --set` from elsewhere
+    assert await repo.ai_budget_override() == worst * 3
+    assert (await analyst.analyze(context())).error is None
+    assert (await analyst.analyze(context())).error is None
+    assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
+    await repo.set_ai_budget(D(0), NOW)
+    await repo.set_ai_budget(None, NOW)  # back to the settings' budget
+    assert await repo.ai_budget_override() is None
+    assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
+    assert len(client.calls) == 3
+
+
 async def test_the_cache_reads_back_the_stored_analysis(repo: Repository) -> None:
     clock = ManualClock(NOW)
     client = FakeCompletionClient([reply("0.61")])

@@ -24,7 +24,11 @@ from kalbot.adapters.store.base import RepositoryBase
 from kalbot.adapters.store.convert import day_text, from_real, to_text_time
 from kalbot.adapters.store.dialect import upsert
 from kalbot.adapters.store.tables import ai_cost_tracking, market_analyses, market_snapshots
-from kalbot.adapters.store.tables_ai import ai_budget_days, ai_budget_reservations
+from kalbot.adapters.store.tables_ai import (
+    ai_budget_days,
+    ai_budget_limit,
+    ai_budget_reservations,
+)
 from kalbot.domain.ai import StoredAnalysis
 from kalbot.domain.clock import parse_iso
 from kalbot.domain.decisions import Analysis, Decision
@@ -99,7 +103,10 @@ class AIRepoMixin(RepositoryBase):
         now: datetime,
         expires_at: datetime,
     ) -> str | None:
-        """Reserve ``amount`` for one call if it fits today's budget; the id, or None."""
+        """Reserve ``amount`` for one call if it fits today's budget; the id, or None.
+
+        ``budget`` is the configured one; a budget set in the database wins over it.
+        """
         if amount < 0 or budget < 0:
             raise ValueError("amount and budget cannot be negative")
         d = day_text(day)
@@ -111,7 +118,14 @@ class AIRepoMixin(RepositoryBase):
                 delete(ai_budget_reservations).where(r.day == d, r.expires_at_us <= now_us)
             )
             spent, reserved = await self._spend_micro(conn, d, now_us)
-            budget_micro = int((budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
+            override = (
+                await conn.execute(select(ai_budget_limit.c.daily_budget_micro))
+            ).scalar_one_or_none()
+            budget_micro = (
+                int(override)
+                if override is not None
+                else int((budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
+            )
             if spent + reserved + _micro_up(amount) > budget_micro:
                 return None
             rid = uuid.uuid4().hex
@@ -181,6 +195,31 @@ class AIRepoMixin(RepositoryBase):
             if reservation_id is not None:
                 await conn.execute(delete(ai_budget_reservations).where(r.id == reservation_id))
             return int(new_id)
+
+    async def set_ai_budget(self, daily_budget: Decimal | None, now: datetime) -> None:
+        """Set (or with None, clear) the daily budget every process uses from its next call."""
+        async with self.transaction("setting the AI budget") as conn:
+            await conn.execute(delete(ai_budget_limit))
+            if daily_budget is not None:
+                if not daily_budget.is_finite() or daily_budget < 0:
+                    raise ValueError("the daily budget must be a non-negative amount")
+                await conn.execute(
+                    insert(ai_budget_limit).values(
+                        id=1,
+                        daily_budget_micro=int(
+                            (daily_budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN)
+                        ),
+                        updated_at=to_text_time(now),
+                    )
+                )
+
+    async def ai_budget_override(self) -> Decimal | None:
+        """The daily budget set in the database, if any."""
+        async with self.connection("reading the AI budget") as conn:
+            value = (
+                await conn.execute(select(ai_budget_limit.c.daily_budget_micro))
+            ).scalar_one_or_none()
+        return None if value is None else Decimal(value) * MICRO
 
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
         """(settled spend from ``ai_cost_tracking``, live reservations) for the UTC ``day``."""

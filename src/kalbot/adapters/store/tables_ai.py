@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Table, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, Table, Text
 
 from kalbot.adapters.store.tables import metadata
 
@@ -25,4 +25,14 @@ ai_budget_reservations = Table(
     Column("expires_at_us", BigInteger, nullable=False),
     CheckConstraint("amount_micro >= 0"),
     Index("idx_ai_reservations_day_expiry", "day", "expires_at_us"),
+)
+
+ai_budget_limit = Table(
+    "ai_budget_limit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("daily_budget_micro", BigInteger, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    CheckConstraint("id = 1"),
+    CheckConstraint("daily_budget_micro >= 0"),
 )

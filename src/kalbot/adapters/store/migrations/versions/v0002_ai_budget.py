@@ -5,6 +5,8 @@ that row, which takes its row lock (PostgreSQL) or the database write lock (SQLi
 rest of the transaction, so budget checks are serialised per day across processes.
 ``ai_budget_reservations`` holds the worst-case cost of calls in flight, in whole
 micro-dollars (exact integers), with an expiry so a crashed process cannot block the day.
+``ai_budget_limit`` (at most one row) is a daily budget set at run time (`kalbot ai budget
+--set`); when present it wins over the settings, in every process, from the next call on.
 
 Revision ID: 0002
 Revises: 0001
@@ -41,8 +43,16 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX idx_ai_reservations_day_expiry ON ai_budget_reservations(day, expires_at_us)"
     )
+    op.execute(
+        """CREATE TABLE ai_budget_limit (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    daily_budget_micro BIGINT NOT NULL CHECK (daily_budget_micro >= 0),
+    updated_at TEXT NOT NULL
+)"""
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE ai_budget_limit")
     op.execute("DROP TABLE ai_budget_reservations")
     op.execute("DROP TABLE ai_budget_days")
