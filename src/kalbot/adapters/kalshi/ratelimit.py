@@ -76,8 +76,9 @@ class TokenBucket:
         async with self._lock:  # first come, first served
             while True:
                 self._refill()
-                if self._tokens >= cost:
-                    self._tokens -= cost
+                # the epsilon keeps float rounding from leaving us a hair short forever
+                if self._tokens + 1e-9 >= cost:
+                    self._tokens = max(0.0, self._tokens - cost)
                     return
                 await self._sleep((cost - self._tokens) / self.rate)
 
