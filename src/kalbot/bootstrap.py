@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from kalbot.adapters.store.repository import Repository, create_repository
+from kalbot.analysis.service import AnalystConfig, RecordedAnalyst
 from kalbot.config import ConfigError, Settings
 from kalbot.domain.clock import SystemClock
 from kalbot.engine import EngineConfig, ExitRules, TradingEngine
@@ -89,16 +90,36 @@ def build_strategy(s: Settings, name: str | None = None) -> Strategy:
     return strategy
 
 
-def build_analyst(s: Settings, repo: Repository, clock: Clock) -> Analyst:
-    """The configured analyst, recording into ``repo`` and spending under its daily budget."""
-    from kalbot.analysis.budget import BudgetGuard
-    from kalbot.analysis.costs import CostTable, TokenPrice
-    from kalbot.analysis.decide import DecisionRule
-    from kalbot.analysis.heuristic import HeuristicParams, load_params
-    from kalbot.analysis.service import AnalystConfig, HeuristicAnalyst, LLMAnalyst
+def build_analyst(
+    s: Settings, repo: Repository, clock: Clock, provider: str | None = None
+) -> Analyst:
+    """The configured analyst, recording into ``repo`` and spending under its daily budget.
+
+    ``provider`` overrides ``ai.provider``; ``ai.ensemble`` (two or more names) builds an
+    ensemble of those providers instead, combined in log-odds with ``ai.ensemble_weights``.
+    """
+    from kalbot.analysis.service import EnsembleAnalyst
 
     ai = s.ai
-    cfg = AnalystConfig(
+    if provider is None and len(ai.ensemble) > 1:
+        members = [
+            _single_analyst(s, repo, clock, name, primary=name == ai.provider)
+            for name in ai.ensemble
+        ]
+        weights = list(ai.ensemble_weights) or None
+        if weights is not None and len(weights) != len(members):
+            raise ConfigError("ai.ensemble_weights needs one weight per ai.ensemble member")
+        return EnsembleAnalyst(members, repo, clock, _analyst_config(s), weights)
+    name = provider or ai.provider
+    return _single_analyst(s, repo, clock, name, primary=name == ai.provider)
+
+
+def _analyst_config(s: Settings) -> AnalystConfig:
+    from kalbot.analysis.decide import DecisionRule
+    from kalbot.analysis.service import AnalystConfig
+
+    ai = s.ai
+    return AnalystConfig(
         rule=DecisionRule(
             min_edge=ai.min_edge,
             min_confidence=ai.min_confidence,
@@ -108,15 +129,23 @@ def build_analyst(s: Settings, repo: Repository, clock: Clock) -> Analyst:
         reanalyze_after=timedelta(seconds=ai.reanalyze_after_seconds),
         reanalyze_price_move=ai.reanalyze_price_move,
     )
-    if ai.provider == "heuristic":
+
+
+def _single_analyst(
+    s: Settings, repo: Repository, clock: Clock, name: str, *, primary: bool
+) -> RecordedAnalyst:
+    from kalbot.adapters.llm.factory import ProviderConfigError, build_client
+    from kalbot.analysis.budget import BudgetGuard
+    from kalbot.analysis.costs import CostTable, TokenPrice
+    from kalbot.analysis.heuristic import load_params
+    from kalbot.analysis.service import HeuristicAnalyst, LLMAnalyst
+
+    ai = s.ai
+    cfg = _analyst_config(s)
+    if name == "heuristic":
         path = Path(ai.heuristic_params_path)
-
-        def params() -> HeuristicParams:
-            return load_params(path) if path.exists() else HeuristicParams()
-
-        return HeuristicAnalyst(repo, clock, cfg, params)
-    from kalbot.adapters.llm.factory import build_client
-
+        # Read on every analysis: a `kalbot analyst fit` is picked up without a restart.
+        return HeuristicAnalyst(repo, clock, cfg, lambda: load_params(path))
     guard = BudgetGuard(
         repo,
         clock,
@@ -127,7 +156,11 @@ def build_analyst(s: Settings, repo: Repository, clock: Clock) -> Analyst:
         {m: TokenPrice(p.input_per_mtok, p.output_per_mtok) for m, p in ai.prices.items()},
         ai.prices_as_of,
     )
-    return LLMAnalyst(build_client(ai, ai.provider), costs, guard, repo, clock, cfg)
+    try:
+        client = build_client(ai, name, primary=primary)
+    except ProviderConfigError as e:
+        raise ConfigError(str(e)) from None
+    return LLMAnalyst(client, costs, guard, repo, clock, cfg)
 
 
 @dataclass
