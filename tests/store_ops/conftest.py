@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from .data import seed
+from .data import create_scratch_database, drop_scratch_database, seed
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -28,25 +25,11 @@ async def seeded_url(db_url: str) -> str:
     return db_url
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    admin = os.environ.get(
-        "KALBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    conn = await asyncpg.connect(admin, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def second_postgres_url(postgres_url: str) -> Iterator[str]:
     """Another scratch database on the same server (a restore or copy target)."""
-    name = f"kalbot_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = create_scratch_database()
     try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+        yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_scratch_database(url)

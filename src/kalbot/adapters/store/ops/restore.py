@@ -170,6 +170,13 @@ async def restore_database(url: str, backup: Path, *, force: bool = False) -> Re
             f"{backup} is a {kind} backup and {db.display} is not; "
             "restore into the same kind of database, then `kalbot db copy`"
         )
+    # Check the backup before touching (or creating) the target.
+    if fmt == "sqlite":
+        await asyncio.to_thread(_check_sqlite_backup, backup)
+    elif fmt == "pg_custom":
+        await asyncio.to_thread(_check_pg_archive, backup, db)
+    elif fmt == "pg_sql":
+        await asyncio.to_thread(_check_pg_sql, backup)
     async with open_database(db, create=True) as engine:
         info, rows = await _target_state(engine, db)
         if rows and not force:
@@ -186,9 +193,9 @@ async def restore_database(url: str, backup: Path, *, force: bool = False) -> Re
 
 async def _restore_sqlite(backup: Path, fmt: str, db: DatabaseUrl) -> None:
     if fmt == "sqlite":
-        await asyncio.to_thread(_check_sqlite_backup, backup)
         await asyncio.to_thread(_sqlite_restore, backup, db.sqlite_path)
         return
+    # A SQL dump is replayed into a scratch file first, checked, then swapped in atomically.
     with tempfile.TemporaryDirectory(dir=db.sqlite_path.parent) as tmp:
         staged = Path(tmp) / "staged.db"
         await asyncio.to_thread(_sqlite_script_to_file, backup, staged)
@@ -201,10 +208,7 @@ async def _restore_postgres(backup: Path, fmt: str, db: DatabaseUrl, info: Schem
     if info.tables:
         names = ", ".join(f'"{t}"' for t in sorted(info.tables))
         drop = f"DROP TABLE IF EXISTS {names} CASCADE;\n"
+    body: Path | list[str] = backup
     if fmt == "pg_custom":
-        await asyncio.to_thread(_check_pg_archive, backup, db)
-        body: Path | list[str] = ["--no-owner", "--no-privileges", "-f", "-", str(backup)]
-    else:
-        await asyncio.to_thread(_check_pg_sql, backup)
-        body = backup
+        body = ["--no-owner", "--no-privileges", "-f", "-", str(backup)]
     await asyncio.to_thread(pgtools.psql_script, db, drop, body)
