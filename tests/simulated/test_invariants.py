@@ -8,6 +8,7 @@ Every trade has exactly two fills of equal size at one YES price, one taker and 
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +28,6 @@ from simulated.helpers import spec
 ACCOUNTS = ("a", "b", "c")
 TICKERS = ("M1", "M2")
 DEPOSIT = Decimal("60")
-TRADES_SEEN: list[int] = []  # lets the last test check the flows really trade
 
 place_op = st.tuples(
     st.just("place"),
@@ -61,6 +61,15 @@ take_op = st.tuples(  # an order priced to cross whatever rests on the other leg
     st.sampled_from(list(SelfTradePrevention)),
 )
 flows = st.lists(st.one_of(place_op, take_op, touch_op), min_size=5, max_size=60)
+
+
+def _fresh() -> Exchange:
+    ex = Exchange(ManualClock(datetime(2026, 3, 1, tzinfo=UTC)))
+    ex.add_market(spec("M1"))
+    ex.add_market(spec("M2", fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES))
+    for acct in ACCOUNTS:
+        ex.open_account(acct, DEPOSIT)
+    return ex
 
 
 def _check(ex: Exchange) -> None:
@@ -144,11 +153,7 @@ def _run(ex: Exchange, op: tuple[object, ...], n: int) -> None:
 def test_random_flows_conserve_money_and_contracts(
     flow: list[tuple[object, ...]], results: tuple[MarketResult, MarketResult]
 ) -> None:
-    ex = Exchange(ManualClock(datetime(2026, 3, 1, tzinfo=UTC)))
-    ex.add_market(spec("M1"))
-    ex.add_market(spec("M2", fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES))
-    for acct in ACCOUNTS:
-        ex.open_account(acct, DEPOSIT)
+    ex = _fresh()
     for n, op in enumerate(flow):
         _run(ex, op, n)
         _check(ex)
@@ -163,13 +168,37 @@ def test_random_flows_conserve_money_and_contracts(
         assert maker.yes_price == taker.yes_price == trade.yes_price
         assert maker.book_side is not taker.book_side
         assert maker.account_id != taker.account_id
-    TRADES_SEEN.append(len(by_trade))
     for t, result in zip(TICKERS, results, strict=True):
         ex.settle(t, result)
     _check(ex)
     assert all(ex.available_balance(a) == ex.balance(a) for a in ACCOUNTS)
 
 
-def test_the_random_flows_above_really_trade() -> None:
-    assert TRADES_SEEN, "run together with the property test"
-    assert sum(1 for n in TRADES_SEEN if n > 0) >= len(TRADES_SEEN) // 8
+def test_a_long_seeded_flow_trades_a_lot_and_keeps_every_invariant() -> None:
+    """The same checks over 1,500 operations drawn from a seeded generator (many trades)."""
+    rng = random.Random(1)
+    ex = _fresh()
+    for n in range(1_500):
+        if rng.random() < 0.7:
+            kind = "take" if rng.random() < 0.4 else "place"
+            op: tuple[object, ...] = (
+                kind,
+                rng.randrange(3),
+                rng.choice(TICKERS),
+                rng.choice([BookSide.BID, BookSide.ASK]),
+                rng.randint(0, 3) if kind == "take" else rng.randint(30, 70),
+                rng.randint(1, 2000),
+                rng.choice([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]),
+                rng.random() < 0.1,
+                rng.random() < 0.2,
+                rng.choice(list(SelfTradePrevention)),
+            )
+        else:
+            op = (rng.choice(["cancel", "decrease", "amend"]), rng.randrange(3), rng.randrange(50),
+                  rng.randint(30, 70), rng.randint(1, 2000))  # fmt: skip
+        _run(ex, op, n)
+        _check(ex)
+    assert len(ex.trades()) > 200
+    for t, result in zip(TICKERS, (MarketResult.YES, MarketResult.NO), strict=True):
+        ex.settle(t, result)
+    _check(ex)
