@@ -180,13 +180,28 @@ class KalshiClient:
         except ValidationError as e:
             first = e.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
-            raise WireError(
+            error = WireError(
                 f"{response.request.method} {response.request.url.path}: malformed response at "
                 f"{loc or 'body'}: {first['msg']} ({e.error_count()} problem(s))"
-            ) from None
+            )
+            error.truncated = first["type"] == "json_invalid"
+            raise error from None
 
     async def _get(self, path: str, model: type[M], params: Params | None = None) -> M:
-        return self._parse(await self._send("GET", path, params=params), model)
+        """GET and parse. A body that is not even JSON (a truncated transfer) is retried like a
+        network error; a JSON body with a bad field is not (it would come back the same)."""
+        attempt = 0
+        while True:
+            response = await self._send("GET", path, params=params)
+            try:
+                return self._parse(response, model)
+            except WireError as e:
+                if not e.truncated or attempt >= self.max_retries:
+                    raise
+            delay = self._backoff(attempt)
+            log.info("retrying GET %s in %.2fs after an unreadable body", path, delay)
+            attempt += 1
+            await self._sleep(delay)
 
     async def _pages(
         self, path: str, model: type[M], params: Params, limit: int | None

@@ -47,6 +47,8 @@ class TransientError(KalshiError):
 class WireError(KalshiError):
     """A response that does not parse: malformed JSON or a missing/malformed required field."""
 
+    truncated: bool = False  # the body was not JSON at all (e.g. a connection cut mid-body)
+
 
 def error_body(content: bytes) -> tuple[str | None, str]:
     """(code, message) from either body shape Kalshi uses (and the simulator's nested one)."""

@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,7 +204,7 @@ class KalshiWebSocket:
     def _headers(self) -> dict[str, str]:
         return self.signer.headers("GET", self.url) if self.signer else {}
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Connect and yield events until ``close()``; reconnects on drops."""
         attempt = 0
         while not self._closed:
