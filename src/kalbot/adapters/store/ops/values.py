@@ -4,7 +4,7 @@ A copy moves raw driver values (SQLite: str/int/float/bytes; asyncpg: datetime, 
 and converts each to what the target column takes. The checksum is computed from *normalised*
 values so the same data gives the same digest on either database: a timestamp stored as ISO text
 on SQLite and as ``TIMESTAMP`` on PostgreSQL normalises to one string; a REAL to its exact
-``repr``; NULL to a marker no value can produce.
+``repr`` (so a float4 rounding is caught); NULL to a marker no value can produce.
 """
 
 from __future__ import annotations
@@ -181,10 +181,10 @@ def converter(target: Kind, target_dialect: str) -> Callable[[Any], Any]:
 # -- normalising for the checksum -----------------------------------------------------------
 
 
-def normalise(value: Any, kind: Kind) -> str:
-    """The canonical text of a value for the checksum; equal data gives equal text."""
+def normalise(value: Any, kind: Kind) -> str | None:
+    """The canonical text of a value for the checksum (None for NULL); equal data, equal text."""
     if value is None:
-        return "\x00"
+        return None
     if kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
         return as_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.%f")
     if kind == Kind.DATE:
@@ -224,7 +224,8 @@ class TableDigest:
 
     def add(self, row: Sequence[Any]) -> None:
         parts = [normalise(v, k) for v, k in zip(row, self._kinds, strict=True)]
-        encoded = "".join(f"{len(p)}:{p}" for p in parts).encode() + b"\n"
+        # Length-prefixed, and NULL as a bare "-" that no "<length>:" prefix can produce.
+        encoded = "".join("-" if p is None else f"{len(p)}:{p}" for p in parts).encode() + b"\n"
         self.rows += 1
         if self._ordered:
             self._hash.update(encoded)
