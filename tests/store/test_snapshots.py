@@ -151,3 +151,16 @@ async def test_stream_equals_a_sorted_filtered_copy_of_what_was_written(
 
 def test_placeholders_are_named_for_both_read_paths() -> None:
     assert dialect.placeholders(2, start=3) == [":p3", ":p4"]
+
+
+async def test_streamed_snapshots_never_share_their_metadata(repo: Repository) -> None:
+    await repo.add_snapshots(
+        [snap("KXA", m, event="E1", strike=3) for m in range(3)]
+        + [snap("KXB", 0, nested={"sizes": [1, 2]})]
+    )
+    got = await _all(repo)
+    a = [s for s in got if s.ticker == "KXA"]
+    assert all(s.metadata == {"event": "E1", "strike": 3} for s in a)
+    a[0].metadata["event"] = "changed"
+    assert a[1].metadata["event"] == "E1"
+    assert next(s for s in got if s.ticker == "KXB").metadata == {"nested": {"sizes": [1, 2]}}

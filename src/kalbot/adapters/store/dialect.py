@@ -5,10 +5,11 @@ Everything else in the repository is dialect-neutral SQLAlchemy Core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -72,19 +73,25 @@ async def stream_rows(
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Yield chunks of rows of a query without loading the whole result.
 
-    PostgreSQL: a server-side cursor (SQLAlchemy ``stream`` with ``yield_per`` over asyncpg),
-    which SQLAlchemy closes cleanly when the caller stops early. SQLite: the driver's own
-    cursor, ``chunk`` rows per fetch (SQLAlchemy's row layer would cost more than the query).
+    PostgreSQL: an asyncpg server-side cursor in a read-only transaction. SQLite: the
+    driver's own cursor, ``chunk`` rows per fetch.
     Markers come from :func:`placeholders`.
     """
     if conn.dialect.name == "postgresql":
-        result = await conn.stream(text(sql).execution_options(yield_per=chunk), dict(params))
-        try:
-            async for part in result.partitions(chunk):
-                yield part
-        finally:
-            await result.close()
-        return
+        # A server-side cursor needs a transaction: let SQLAlchemy open it (this statement is
+        # the first of the transaction), so its rollback ends the cursor when the caller stops
+        # early. Then read through asyncpg's cursor: SQLAlchemy's row layer costs more than
+        # the fetch itself.
+        await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        driver = await _driver(conn)
+        names = list(params)
+        positional = re.sub(r":(p\d+)\b", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+        pg_cursor = await driver.cursor(positional, *params.values())
+        while True:
+            records = await pg_cursor.fetch(chunk)
+            if not records:
+                return
+            yield records
     driver = await _driver(conn)
     cursor = await driver.execute(sql, dict(params))
     try:

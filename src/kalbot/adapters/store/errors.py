@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 from kalbot.domain.errors import (
@@ -42,7 +43,14 @@ _PG_STATES: dict[str, type[StoreError]] = {
 # Connection failures that are not driver exceptions: refused, reset, DNS, timeouts.
 _NETWORK = (OSError, TimeoutError, ConnectionError)
 
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, sqlite3.Error, *_NETWORK)
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.SQLAlchemyError,
+    sqlite3.Error,
+    # asyncpg raises its own exceptions, unwrapped, while connecting and from COPY / cursors.
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    *_NETWORK,
+)
 """What :func:`translate` understands; catch these, then ``raise translate(e) from e``."""
 
 

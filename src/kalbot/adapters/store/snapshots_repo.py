@@ -72,37 +72,69 @@ def snapshot_rows(snapshots: Sequence[Snapshot]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _snapshots(rows: Sequence[Sequence[Any]], cache: list[Any]) -> list[Snapshot]:
-    # Rows arrive in timestamp order, so consecutive rows mostly share their timestamp:
-    # parse it only when it changes. ``cache`` carries [text, datetime] across chunks.
-    out: list[Snapshot] = []
-    append = out.append
-    loads = json.loads
-    last_text, last_dt = cache
-    for r in rows:
-        text = r[0]
-        if text != last_text:
-            last_text, last_dt = text, parse_iso(text)
-        meta = r[12]
-        append(
-            Snapshot(
-                last_dt,
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                loads(meta) if meta else {},
+_SCALARS = (str, int, float, bool, type(None))
+_META_CACHE_LIMIT = 50_000
+
+
+class _Decoder:
+    """Row -> Snapshot for one stream, with the two costs that dominate made cheap.
+
+    Rows arrive in timestamp order, so consecutive rows mostly share their timestamp: it is
+    parsed only when it changes. A market's metadata JSON is usually the same text snapshot
+    after snapshot, so flat (scalar-valued) metadata is parsed once per distinct text and each
+    Snapshot gets its own shallow copy (nothing is shared between snapshots).
+    """
+
+    def __init__(self) -> None:
+        self.last_text: str | None = None
+        self.last_dt: datetime | None = None
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.decode = json.JSONDecoder().decode
+
+    def metadata(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        cached = self.meta.get(text)
+        if cached is not None:
+            return dict(cached)
+        value = self.decode(text)
+        if not isinstance(value, dict):
+            raise InvalidRecord(f"snapshot metadata is not a JSON object: {text[:80]!r}")
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            if len(self.meta) >= _META_CACHE_LIMIT:
+                self.meta.clear()
+            self.meta[text] = value
+            return dict(value)
+        return value
+
+    def snapshots(self, rows: Sequence[Sequence[Any]]) -> list[Snapshot]:
+        out: list[Snapshot] = []
+        append = out.append
+        metadata = self.metadata
+        last_text, last_dt = self.last_text, self.last_dt
+        for r in rows:
+            text = r[0]
+            if text != last_text:
+                last_text, last_dt = text, parse_iso(text)
+            append(
+                Snapshot(
+                    last_dt,  # type: ignore[arg-type]
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    metadata(r[12]),
+                )
             )
-        )
-    cache[0], cache[1] = last_text, last_dt
-    return out
+        self.last_text, self.last_dt = last_text, last_dt
+        return out
 
 
 class SnapshotsMixin(RepositoryBase):
@@ -149,13 +181,13 @@ class SnapshotsMixin(RepositoryBase):
             f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM market_snapshots "
             f"WHERE {condition} ORDER BY timestamp, ticker, id"
         )
-        cache: list[Any] = [None, None]
+        decoder = _Decoder()
         doing = f"reading snapshots from {lo} to {hi}"
         async with self.connection(doing) as conn:
             try:
                 bound = dict(zip((n[1:] for n in names), params, strict=True))
                 async for chunk in stream_rows(conn, sql, bound, STREAM_CHUNK):
-                    for snapshot in _snapshots(chunk, cache):
+                    for snapshot in decoder.snapshots(chunk):
                         yield snapshot
             except DRIVER_ERRORS as e:
                 raise translate(e, doing) from e
