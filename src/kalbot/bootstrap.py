@@ -66,7 +66,9 @@ def risk_config(s: Settings) -> RiskConfig:
     )
 
 
-def engine_config(s: Settings, mode: str, *, require_reconciled: bool = False) -> EngineConfig:
+def engine_config(
+    s: Settings, mode: str, *, require_reconciled: bool = False, sqlite: bool = False
+) -> EngineConfig:
     t = s.trading
     return EngineConfig(
         mode=mode,
@@ -78,6 +80,8 @@ def engine_config(s: Settings, mode: str, *, require_reconciled: bool = False) -
         ),
         ai_budget=s.ai.daily_budget,
         require_reconciled=require_reconciled,
+        # SQLite has one writer; concurrent analyses would only queue on its lock.
+        analysis_concurrency=1 if sqlite else 4,
     )
 
 
@@ -228,7 +232,7 @@ async def build_trading_app(
         risk=RiskManager(risk_config(s)),
         store=repo,
         clock=clock,
-        config=engine_config(s, mode, require_reconciled=mode == "live"),
+        config=engine_config(s, mode, require_reconciled=mode == "live", sqlite=repo.is_sqlite),
         recorder=recorder if record else None,
         spend=repo,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from kalbot.domain.context import HeldPosition, PricePoint
@@ -54,8 +55,12 @@ class Strategy(Protocol):
     def decide(self, ctx: StrategyContext) -> DecisionResult: ...
 
 
+@lru_cache(maxsize=8192)
 def fee_per_contract(price: Decimal) -> Decimal:
-    """Kalshi's taker fee per contract at ``price``, through the one fee function (a 100 lot)."""
+    """Kalshi's taker fee per contract at ``price``, through the one fee function (a 100 lot).
+
+    Cached: prices sit on a grid of at most a few thousand ticks, and this runs per market.
+    """
     return taker_fee(_FEE_LOT, price) / _FEE_LOT
 
 
@@ -86,14 +91,19 @@ def best_side(
 ) -> tuple[Side, Decimal, Decimal] | None:
     """The side with the larger edge after fees at its ask, if that edge reaches ``min_edge``.
 
-    Returns (side, ask in the side's own price space, edge).
+    Returns (side, ask in the side's own price space, edge). Runs for every screened market
+    each cycle, so it reads the quote once instead of going through the per-side helpers.
     """
+    q = market.quote
     best: tuple[Side, Decimal, Decimal] | None = None
-    for side in (Side.YES, Side.NO):
-        ask = market.quote.ask(side)
-        if ask is None or ask <= ZERO or ask >= ONE:
-            continue
-        edge = edge_after_fees(side_probability(probability_yes, side), ask)
+    yes_ask = q.yes_ask
+    if yes_ask is not None and ZERO < yes_ask < ONE:
+        edge = probability_yes - yes_ask - fee_per_contract(yes_ask)
+        if edge >= min_edge:
+            best = (Side.YES, yes_ask, edge)
+    if q.yes_bid is not None and ZERO < q.yes_bid < ONE:
+        no_ask = ONE - q.yes_bid
+        edge = (ONE - probability_yes) - no_ask - fee_per_contract(no_ask)
         if edge >= min_edge and (best is None or edge > best[2]):
-            best = (side, ask, edge)
+            best = (Side.NO, no_ask, edge)
     return best

@@ -1,0 +1,224 @@
+"""One trading cycle over 5,000 open markets: screen, heuristic analysis, decide, size.
+
+Prints markets/s for each stage, measured in one run on this machine:
+- screen only, then screen + heuristic estimate + decide + size (pure, goal >= 20,000/s);
+- a whole engine cycle with in-memory stores (no database);
+- the same cycle on SQLite (analyses, decisions, snapshots and cycle rows written);
+and the cost of the database as the ratio of the two cycle times.
+
+    .venv/bin/python benchmarks/bench_engine.py [--markets 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ratio, report
+
+from kalbot.analysis.heuristic import HeuristicParams, estimate
+from kalbot.analysis.service import AnalystConfig, HeuristicAnalyst
+from kalbot.domain.clock import ManualClock
+from kalbot.domain.context import HeldPosition
+from kalbot.domain.decisions import Analysis, Decision
+from kalbot.domain.market import Market, MarketStatus, OrderBook, Quote
+from kalbot.domain.orders import Fill, OrderAck, OrderIntent, OrderStatus
+from kalbot.domain.prices import PriceRange
+from kalbot.engine import EngineConfig, MemoryTradingStore, TradingEngine
+from kalbot.risk import BookState, RiskManager
+from kalbot.screener import ScreenConfig, Screener
+from kalbot.strategy import PortfolioView, StandardStrategy, StrategyContext
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+CENT = Decimal("0.01")
+_ = PriceRange, HeldPosition
+
+
+def make_markets(n: int, seed: int = 7) -> list[Market]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        bid = Decimal(rng.randint(3, 94)) * CENT
+        spread = Decimal(rng.choice([1, 1, 2, 3, 5, 12])) * CENT
+        out.append(
+            Market(
+                ticker=f"KXBENCH-{i // 10:04d}-{i % 10}",
+                event_ticker=f"KXBENCH-{i // 10:04d}",
+                title=f"Bench market {i}",
+                status=MarketStatus.ACTIVE,
+                quote=Quote(bid, min(bid + spread, Decimal("0.99")), Decimal(500), Decimal(400)),
+                close_time=NOW + timedelta(hours=rng.randint(2, 24 * 20)),
+                category=rng.choice(["Economics", "Politics", "Weather", "Sports"]),
+                volume_24h=Decimal(rng.randint(0, 5000)),
+                open_interest=Decimal(rng.randint(0, 3000)),
+            )
+        )
+    return out
+
+
+class ListMarketData:
+    def __init__(self, markets: Sequence[Market]) -> None:
+        self.markets = {m.ticker: m for m in markets}
+
+    async def open_markets(self) -> AsyncIterator[Market]:
+        for m in self.markets.values():
+            yield m
+
+    async def market(self, ticker: str) -> Market:
+        return self.markets[ticker]
+
+    async def orderbook(self, ticker: str) -> OrderBook:
+        return OrderBook(ticker)
+
+
+class NullBroker:
+    """Accepts orders and fills nothing: the benchmark measures the decision path."""
+
+    def __init__(self) -> None:
+        self.orders = 0
+
+    async def place(self, intent: OrderIntent, market: Market) -> OrderAck:
+        self.orders += 1
+        return OrderAck(
+            f"o{self.orders}", intent.client_order_id, intent.ticker, OrderStatus.CANCELED,
+            Decimal(0), intent.count,
+        )  # fmt: skip
+
+    async def cancel(self, order_id: str) -> None:
+        return None
+
+    async def fills(self, since: datetime | None = None) -> Sequence[Fill]:
+        return []
+
+    async def positions(self) -> dict[str, Decimal]:
+        return {}
+
+    async def balance(self) -> Decimal:
+        return Decimal(10000)
+
+
+class NullAIStore:
+    """Records nothing: isolates the engine's own cost from the analyst's storage."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def reserve_ai_budget(self, **kw: object) -> str | None:
+        return "r"
+
+    async def release_ai_budget(self, reservation_id: str) -> None:
+        return None
+
+    async def record_analysis(self, analysis: object, **kw: object) -> int:
+        self.n += 1
+        return self.n
+
+    async def ai_spend(self, day: object, now: object) -> tuple[Decimal, Decimal]:
+        return Decimal(0), Decimal(0)
+
+    async def latest_analysis(self, ticker: str, provider: str | None = None) -> None:
+        return None
+
+
+def pure_pass(markets: list[Market], screener: Screener) -> int:
+    """Screen, estimate (heuristic maths), decide and size every market, no I/O at all."""
+    params = HeuristicParams(b=1.2)
+    strategy = StandardStrategy()
+    risk = RiskManager()
+    book = BookState(Decimal(10000), Decimal(10000), Decimal(10000), Decimal(10000))
+    view = PortfolioView(Decimal(10000), Decimal(10000), 0, Decimal(0))
+    approved = 0
+    for m in screener.screen(markets, NOW).passed:
+        p = estimate(params, m, NOW)
+        a = Analysis(m.ticker, p, Decision.SKIP, Decimal("0.8"), "", "heuristic", "bench")
+        d = strategy.decide(StrategyContext(m, NOW, (), None, view, a))
+        if d.decision in (Decision.OPEN_YES, Decision.OPEN_NO):
+            approved += risk.size(d, m, book, NOW, RiskState.ACTIVE).approved
+    return approved
+
+
+def engine(
+    markets: list[Market], store: object, ai_store: object, concurrency: int = 16
+) -> TradingEngine:
+    clock = ManualClock(NOW)
+    return TradingEngine(
+        market_data=ListMarketData(markets),
+        broker=NullBroker(),
+        analyst=HeuristicAnalyst(ai_store, clock, AnalystConfig(), lambda: HeuristicParams(b=1.2)),  # type: ignore[arg-type]
+        strategy=StandardStrategy(),
+        screener=Screener.from_config(ScreenConfig()),
+        risk=RiskManager(),
+        store=store,  # type: ignore[arg-type]
+        clock=clock,
+        config=EngineConfig(mode="bench", analysis_concurrency=concurrency),
+    )
+
+
+async def cycle_memory(markets: list[Market]) -> float:
+    eng = engine(markets, MemoryTradingStore(), NullAIStore())
+    start = time.perf_counter()
+    await eng.run_cycle()
+    return time.perf_counter() - start
+
+
+async def cycle_sqlite(markets: list[Market]) -> float:
+    from kalbot.adapters.store.repository import Repository
+    from kalbot.recorder import LiveDataRecorder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Repository(f"sqlite+aiosqlite:///{tmp}/bench.db")
+        await repo.initialize()
+        try:
+            # SQLite has one writer: the analyst's writes go one at a time.
+            eng = engine(markets, repo, repo, concurrency=1)
+            eng.recorder = LiveDataRecorder(repo)
+            start = time.perf_counter()
+            await eng.run_cycle()
+            return time.perf_counter() - start
+        finally:
+            await repo.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markets", type=int, default=5000)
+    n = ap.parse_args().markets
+    markets = make_markets(n)
+    screener = Screener.from_config(ScreenConfig())
+    print(
+        f"bench_engine: {n:,} open markets, "
+        f"{len(screener.screen(markets, NOW).passed):,} pass the screen"
+    )
+
+    def timed_best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    t_screen = timed_best(lambda: screener.screen(markets, NOW))
+    report("screen only", n, t_screen, "markets")
+    t_pure = timed_best(lambda: pure_pass(markets, screener))
+    pure_rate = report("screen + heuristic + decide + size (pure)", n, t_pure, "markets")
+    t_mem = asyncio.run(cycle_memory(markets))
+    report("engine cycle, in-memory stores (no database)", n, t_mem, "markets")
+    t_db = asyncio.run(cycle_sqlite(markets))
+    report("engine cycle, SQLite (analyses, log, snapshots)", n, t_db, "markets")
+    print(f"{'database cost: cycle with SQLite / without':<48} x{t_db / t_mem:6.2f}")
+    ratio("pure screen+decide vs goal 20,000 markets/s", pure_rate, 20000, 1.0)
+
+
+if __name__ == "__main__":
+    main()
