@@ -189,8 +189,10 @@ class _Specs:
 
 @functools.cache
 def _specs(root: Path) -> _Specs:
-    oa = yaml.safe_load((root / "kalshi" / "openapi.yaml").read_text(encoding="utf-8"))
-    aa = yaml.safe_load((root / "kalshi" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    # The C loader parses the 300 kB spec about six times faster than the pure-Python one.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    oa = yaml.load((root / "kalshi" / "openapi.yaml").read_text(encoding="utf-8"), Loader=loader)
+    aa = yaml.load((root / "kalshi" / "asyncapi.yaml").read_text(encoding="utf-8"), Loader=loader)
     return _Specs(oa, aa)
 
 

@@ -157,6 +157,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def ws_protocol() -> str:
+    """The sans-I/O ``websockets`` protocol where uvicorn has it (the legacy one warns)."""
+    from uvicorn.config import WS_PROTOCOLS
+
+    return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
+
+
 def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
@@ -165,7 +172,7 @@ def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
         log_level="warning",
         access_log=False,
         lifespan="on",
-        ws="websockets",
+        ws=ws_protocol(),
         ws_ping_interval=10.0,  # Kalshi pings every 10 s
         ws_ping_timeout=20.0,
     )

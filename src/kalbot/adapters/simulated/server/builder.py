@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.server.auth import KeyRegistry, PublicKey
+from kalbot.adapters.simulated.server.clock import AcceleratedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig, FaultInjector
 from kalbot.adapters.simulated.server.service import Driver, ServiceConfig, SimService
 
@@ -40,3 +42,52 @@ def build_service(
         exchange.open_account(key.key_id, key.balance)
     service = SimService(exchange, config=config, faults=FaultInjector(faults), driver=driver)
     return service, registry
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticWorld:
+    """A served synthetic scenario: the service, its keys and the clock it runs on."""
+
+    service: SimService
+    keys: KeyRegistry
+    clock: AcceleratedClock
+    tickers: tuple[str, ...]
+
+
+def build_synthetic(
+    keys: Sequence[ApiKey],
+    *,
+    markets: int = 20,
+    days: int = 2,
+    seed: int = 0,
+    speed: float = 1.0,
+    start: datetime | None = None,
+    faults: FaultConfig | None = None,
+    settlement_delay: timedelta = timedelta(minutes=5),
+    tick_seconds: float = 0.05,
+) -> SyntheticWorld:
+    """A seeded synthetic scenario listed on a fresh exchange, kept trading by its driver.
+
+    Simulated time starts when the scenario's first market opens and runs
+    ``speed`` times faster than real time; markets close and settle on schedule.
+    """
+    from kalbot.adapters.simulated.scenarios.synthetic import DEFAULT_START, SyntheticScenario
+    from kalbot.adapters.simulated.scenarios.synthetic_live import SyntheticDriver
+
+    scenario = SyntheticScenario(
+        markets=markets, days=days, seed=seed, start=start or DEFAULT_START
+    )
+    # Begin when the first market opens, so a client sees trading at once.
+    opens = [m.spec.open_time for m in scenario.markets if m.spec.open_time is not None]
+    clock = AcceleratedClock(min(opens, default=scenario.start), speed=speed)
+    exchange = Exchange(clock)
+    driver = SyntheticDriver(scenario, exchange, settle_delay=settlement_delay)
+    driver.install()
+    service, registry = build_service(
+        exchange,
+        keys,
+        faults=faults,
+        config=ServiceConfig(settlement_delay=settlement_delay, tick_seconds=tick_seconds),
+        driver=lambda ex, now: driver.step(),
+    )
+    return SyntheticWorld(service, registry, clock, tuple(m.ticker for m in scenario.markets))

@@ -1,0 +1,70 @@
+"""`kalbot sim serve` argument handling, and the synthetic world it serves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kalbot.adapters.simulated.server.auth import generate_rsa_key_pem, load_public_key
+from kalbot.adapters.simulated.server.builder import ApiKey, build_synthetic
+from kalbot.cli import register_commands
+from kalbot.cli.apps import app
+from kalbot.domain.market import MarketStatus
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    register_commands()
+    result = runner.invoke(app, ["sim", "serve", *args])
+    return result.exit_code, result.output
+
+
+def test_each_key_id_needs_its_public_key(tmp_path: Path) -> None:
+    code, out = _invoke("--api-key-id", "a", "--api-key-id", "b", "--public-key", "x.pem")
+    assert code == 1 and "one --public-key FILE for each --api-key-id" in out
+
+
+def test_unreadable_public_key_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("nope")
+    code, out = _invoke("--api-key-id", "a", "--public-key", str(bad))
+    assert code == 1 and "cannot load the public key" in out
+
+
+def test_no_key_at_all_is_refused() -> None:
+    code, out = _invoke()
+    assert code == 1 and "register at least one key" in out
+
+
+def test_bad_options_are_refused_before_serving(tmp_path: Path) -> None:
+    code, out = _invoke("--generate-key", str(tmp_path / "k.pem"), "--scenario", "dream")
+    assert code == 1 and "synthetic or replay" in out
+    code, out = _invoke("--generate-key", str(tmp_path / "k.pem"), "--tier", "platinum")
+    assert code == 1 and "--tier must be one of" in out
+    code, out = _invoke("--generate-key", str(tmp_path / "k.pem"), "--balance", "lots")
+    assert code == 1 and "dollar amount" in out
+
+
+def test_synthetic_world_opens_accounts_and_trades_as_time_runs() -> None:
+    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("2500"))
+    world = build_synthetic([key], markets=4, days=1, seed=5, speed=1.0)
+    ex = world.service.exchange
+    assert ex.balance("me") == Decimal("2500")
+    assert "me" in world.keys
+    assert len(world.tickers) == 4
+    # Simulated time starts when the first market opens.
+    world.service.tick()
+    statuses = {ex.market_status(t) for t in world.tickers}
+    assert MarketStatus.ACTIVE in statuses
+    # Jump past every close plus the settlement delay: all markets settle.
+    from datetime import timedelta
+
+    world.clock.jump(timedelta(days=3))
+    world.service.tick()
+    world.service.tick()
+    assert {ex.market_status(t) for t in world.tickers} == {MarketStatus.FINALIZED}
+    same = build_synthetic([key], markets=4, days=1, seed=5)
+    assert same.tickers == world.tickers
