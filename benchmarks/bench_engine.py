@@ -30,7 +30,7 @@ from kalbot.analysis.heuristic import HeuristicParams, estimate
 from kalbot.analysis.service import AnalystConfig, HeuristicAnalyst
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.context import HeldPosition
-from kalbot.domain.decisions import Analysis, Decision
+from kalbot.domain.decisions import Analysis, Decision, RiskState
 from kalbot.domain.market import Market, MarketStatus, OrderBook, Quote
 from kalbot.domain.orders import Fill, OrderAck, OrderIntent, OrderStatus
 from kalbot.domain.prices import PriceRange
