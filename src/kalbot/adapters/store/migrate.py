@@ -7,6 +7,8 @@ picked automatically) and raises ``kalbot.domain.errors`` types.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +36,16 @@ class Revision:
     message: str
 
 
-def alembic_config(url: URL | None = None) -> Config:
+Extra = Sequence[Path | str]
+"""Folders of further revision files (a user's own, see docs/extending-the-schema.md)."""
+
+
+def alembic_config(url: URL | None = None, extra_versions: Extra = ()) -> Config:
     """An Alembic Config pointing at this package's migrations (no .ini file needed)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("version_locations", str(MIGRATIONS / "versions"))
+    folders = [str(MIGRATIONS / "versions"), *(str(Path(p).resolve()) for p in extra_versions)]
+    cfg.set_main_option("version_locations", os.pathsep.join(folders))
     cfg.set_main_option("path_separator", "os")
     if url is not None:
         # ConfigParser interpolation: a literal % in a password must be doubled.
@@ -48,13 +55,13 @@ def alembic_config(url: URL | None = None) -> Config:
     return cfg
 
 
-def _script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+def _script(extra_versions: Extra = ()) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(extra_versions=extra_versions))
 
 
-def history() -> list[Revision]:
+def history(extra_versions: Extra = ()) -> list[Revision]:
     """Every revision this code knows, oldest first."""
-    revs = list(_script().walk_revisions("base", "heads"))
+    revs = list(_script(extra_versions).walk_revisions("base", "heads"))
     revs.reverse()
     out: list[Revision] = []
     for r in revs:
@@ -69,9 +76,9 @@ def history() -> list[Revision]:
     return out
 
 
-def head() -> str:
+def head(extra_versions: Extra = ()) -> str:
     """The newest revision id."""
-    heads = _script().get_heads()
+    heads = _script(extra_versions).get_heads()
     if len(heads) != 1:
         raise SchemaError(f"migrations have {len(heads)} heads {heads}; expected exactly one")
     return heads[0]
@@ -81,7 +88,7 @@ def _engine(url: URL) -> AsyncEngine:
     return create_async_engine(url, poolclass=pool.NullPool)
 
 
-def _current_sync(conn: Connection) -> str | None:
+def _current_sync(conn: Connection, extra_versions: Extra = ()) -> str | None:
     """The revision stored in the database; SchemaError if it is not a kalbot database."""
     tables = set(inspect(conn).get_table_names())
     revision = MigrationContext.configure(conn).get_current_revision()
@@ -93,7 +100,7 @@ def _current_sync(conn: Connection) -> str | None:
                 "but no kalbot schema revision"
             )
         return None
-    known = {r.revision for r in history()}
+    known = {r.revision for r in history(extra_versions)}
     if revision not in known:
         raise SchemaError(
             f"not a kalbot database (or one from newer code): unknown schema revision {revision!r}"
@@ -111,25 +118,25 @@ def _check_sqlite_exists(url: URL, create: bool) -> None:
         raise StoreError(f"no database file at {path}")
 
 
-async def current(url: str | URL) -> str | None:
+async def current(url: str | URL, extra_versions: Extra = ()) -> str | None:
     """The database's schema revision (None for an empty database)."""
     parsed = async_url(url)
     _check_sqlite_exists(parsed, create=False)
     engine = _engine(parsed)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(_current_sync)
+            return await conn.run_sync(_current_sync, extra_versions)
     except DRIVER_ERRORS as e:
         raise translate(e, f"reading the schema revision of {redacted(parsed)}") from e
     finally:
         await engine.dispose()
 
 
-async def _run(url: URL, action: str, revision: str) -> None:
-    cfg = alembic_config(url)
+async def _run(url: URL, action: str, revision: str, extra_versions: Extra) -> None:
+    cfg = alembic_config(url, extra_versions)
 
     def work(conn: Connection) -> None:
-        _current_sync(conn)  # refuse a database that is not ours before touching it
+        _current_sync(conn, extra_versions)  # refuse a database that is not ours before touching it
         cfg.attributes["connection"] = conn
         if action == "upgrade":
             command.upgrade(cfg, revision)
@@ -150,15 +157,15 @@ async def _run(url: URL, action: str, revision: str) -> None:
         await engine.dispose()
 
 
-async def upgrade(url: str | URL, revision: str = "head") -> None:
+async def upgrade(url: str | URL, revision: str = "head", extra_versions: Extra = ()) -> None:
     """Bring the database up to ``revision`` (creating a SQLite file and its folder if needed)."""
     parsed = async_url(url)
     _check_sqlite_exists(parsed, create=True)
-    await _run(parsed, "upgrade", revision)
+    await _run(parsed, "upgrade", revision, extra_versions)
 
 
-async def downgrade(url: str | URL, revision: str = "-1") -> None:
+async def downgrade(url: str | URL, revision: str = "-1", extra_versions: Extra = ()) -> None:
     """Take the database down to ``revision`` (``"-1"``: one step; ``"base"``: empty)."""
     parsed = async_url(url)
     _check_sqlite_exists(parsed, create=False)
-    await _run(parsed, "downgrade", revision)
+    await _run(parsed, "downgrade", revision, extra_versions)
