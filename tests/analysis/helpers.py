@@ -6,9 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from kalbot.adapters.llm.fake import FakeCompletionClient
 from kalbot.analysis.budget import BudgetGuard
-from kalbot.analysis.costs import CostTable, TokenPrice
+from kalbot.analysis.costs import CostTable, TokenPrice, max_input_tokens
 from kalbot.analysis.decide import DecisionRule
+from kalbot.analysis.prompt import build_request
 from kalbot.analysis.service import AnalystConfig, LLMAnalyst
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.context import HeldPosition, MarketContext
@@ -94,3 +96,16 @@ def reply(p: str = "0.70", c: str = "0.8", decision: str = "OPEN_YES", why: str 
         f'{{"probability_yes": {p}, "confidence": {c}, "decision": "{decision}", '
         f'"rationale": "{why}"}}'
     )
+
+
+def worst_case_fake(delay_seconds: float = 0.0) -> tuple[FakeCompletionClient, Decimal]:
+    """A fake whose reported usage equals the reservation, so N reservations = N calls."""
+    request = build_request(context())
+    client = FakeCompletionClient(
+        [reply()],
+        input_tokens=max_input_tokens(request),
+        output_tokens=600,
+        max_tokens=600,
+        delay_seconds=delay_seconds,
+    )
+    return client, PRICES.worst_case("fake-model", request, 600)

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from analysis.helpers import NOW, PRICES, D, context, llm_analyst, reply
+from analysis.helpers import NOW, D, context, llm_analyst, reply, worst_case_fake
 from kalbot.adapters.llm.fake import FakeCompletionClient
 from kalbot.adapters.store.repository import Repository
 from kalbot.analysis.budget import BUDGET_EXHAUSTED
-from kalbot.analysis.costs import max_input_tokens
-from kalbot.analysis.prompt import build_request
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.errors import StoreError
@@ -45,17 +43,6 @@ async def repo(db_url: str) -> AsyncIterator[Repository]:
         yield r
     finally:
         await r.close()
-
-
-def worst_case_fake(delay_seconds: float = 0.0) -> tuple[FakeCompletionClient, Decimal]:
-    request = build_request(context())
-    client = FakeCompletionClient(
-        [reply()],
-        input_tokens=max_input_tokens(request),
-        output_tokens=600,
-        delay_seconds=delay_seconds,
-    )
-    return client, PRICES.worst_case("fake-model", request, 600)
 
 
 async def test_an_analysis_row_and_its_cost_are_written_together(repo: Repository) -> None:
@@ -219,19 +206,23 @@ async def test_resolved_observations_come_from_snapshot_metadata(repo: Repositor
 
 CHILD = textwrap.dedent(
     """
-    import asyncio, sys
-    from decimal import Decimal
+    import asyncio, pathlib, sys, time
     sys.path.insert(0, {tests!r})
-    from analysis.helpers import NOW, context, llm_analyst
+    from analysis.helpers import NOW, context, llm_analyst, worst_case_fake
     from kalbot.adapters.store.repository import Repository
     from kalbot.domain.clock import ManualClock
-    from analysis.test_ai_repo import worst_case_fake
 
     async def main() -> None:
         repo = Repository({url!r})
         await repo.initialize(upgrade=False)
         client, worst = worst_case_fake(delay_seconds=0.01)
         analyst = llm_analyst(client, repo, ManualClock(NOW), budget=worst * 10 + worst / 2)
+        # Barrier: start only when every process is ready, so they really compete.
+        barrier = pathlib.Path({barrier!r})
+        (barrier / sys.argv[1]).touch()
+        deadline = time.monotonic() + 90
+        while len(list(barrier.iterdir())) < {n} and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         await asyncio.gather(*(analyst.analyze(context()) for _ in range(15)))
         await repo.close()
         print(len(client.calls))
@@ -242,7 +233,7 @@ CHILD = textwrap.dedent(
 
 
 def test_several_processes_sharing_postgresql_never_overshoot_the_budget(
-    postgres_url: str,
+    postgres_url: str, tmp_path: Path
 ) -> None:
     async def prepare() -> None:
         r = Repository(postgres_url)
@@ -251,20 +242,24 @@ def test_several_processes_sharing_postgresql_never_overshoot_the_budget(
 
     asyncio.run(prepare())
     tests = str(Path(__file__).resolve().parents[1])
-    script = CHILD.format(tests=tests, url=postgres_url)
+    n = 3
+    script = CHILD.format(tests=tests, url=postgres_url, barrier=str(tmp_path), n=n)
     env = dict(os.environ, PYTHONPATH=str(SRC))
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            [sys.executable, "-c", script, f"p{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
-        for _ in range(4)
+        for i in range(n)
     ]
     calls = []
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()[-2000:]
         calls.append(int(out.decode().split()[-1]))
-    assert sum(calls) == 10, calls  # 60 analyses in 4 processes, budget for 10
+    assert sum(calls) == 10, calls  # 45 analyses in 3 processes, budget for 10
 
     async def check() -> tuple[Decimal, int]:
         r = Repository(postgres_url)
@@ -279,4 +274,4 @@ def test_several_processes_sharing_postgresql_never_overshoot_the_budget(
 
     spent, rows = asyncio.run(check())
     _, worst = worst_case_fake()
-    assert spent == worst * 10 and rows == 60
+    assert spent == worst * 10 and rows == 45

@@ -2,36 +2,31 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.helpers import NOW, PRICES, D, context, llm_analyst, market, reply, with_quote
+from analysis.helpers import (
+    NOW,
+    D,
+    context,
+    llm_analyst,
+    market,
+    reply,
+    with_quote,
+    worst_case_fake,
+)
 from kalbot.adapters.llm.fake import FakeCompletionClient
 from kalbot.analysis.budget import BUDGET_EXHAUSTED
-from kalbot.analysis.costs import CostTable, max_input_tokens
+from kalbot.analysis.costs import CostTable
 from kalbot.analysis.heuristic import HeuristicParams
 from kalbot.analysis.memory import InMemoryAIStore
-from kalbot.analysis.prompt import PROMPT_VERSION, build_request
+from kalbot.analysis.prompt import PROMPT_VERSION
 from kalbot.analysis.service import AnalystConfig, EnsembleAnalyst, HeuristicAnalyst
 from kalbot.domain.ai import LLMRateLimited, LLMRefusal, LLMTimeout, StoredAnalysis
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.prices import Side
-
-
-def worst_case_client(**kw: object) -> tuple[FakeCompletionClient, Decimal]:
-    """A fake whose reported usage equals the reservation, so N reservations = N calls."""
-    request = build_request(context())
-    client = FakeCompletionClient(
-        [reply()],
-        input_tokens=max_input_tokens(request),
-        output_tokens=600,
-        max_tokens=600,
-        **kw,  # type: ignore[arg-type]
-    )
-    return client, PRICES.worst_case("fake-model", request, 600)
 
 
 async def test_a_model_reply_becomes_a_recorded_decision_with_exact_cost() -> None:
@@ -120,7 +115,7 @@ def test_garbage_replies_always_give_a_stored_skip(text: str) -> None:
 
 async def test_fifty_concurrent_analyses_with_budget_for_ten_make_ten_calls() -> None:
     store, clock = InMemoryAIStore(), ManualClock(NOW)
-    client, worst = worst_case_client(delay_seconds=0.01)
+    client, worst = worst_case_fake(delay_seconds=0.01)
     analyst = llm_analyst(client, store, clock, budget=worst * 10 + worst / 2)
     results = await asyncio.gather(*(analyst.analyze(context()) for _ in range(50)))
     assert len(client.calls) == 10
@@ -132,7 +127,7 @@ async def test_fifty_concurrent_analyses_with_budget_for_ten_make_ten_calls() ->
 
 async def test_raising_the_budget_takes_effect_on_the_next_call() -> None:
     store, clock = InMemoryAIStore(), ManualClock(NOW)
-    client, worst = worst_case_client()
+    client, worst = worst_case_fake()
     budget = [worst]
     analyst = llm_analyst(client, store, clock, budget=budget)
     assert (await analyst.analyze(context())).error is None
@@ -145,7 +140,7 @@ async def test_raising_the_budget_takes_effect_on_the_next_call() -> None:
 async def test_the_budget_rolls_over_at_midnight_utc() -> None:
     store = InMemoryAIStore()
     clock = ManualClock(NOW.replace(hour=23, minute=59))
-    client, worst = worst_case_client()
+    client, worst = worst_case_fake()
     analyst = llm_analyst(client, store, clock, budget=worst)
     assert (await analyst.analyze(context())).error is None
     clock.advance(timedelta(seconds=59))
