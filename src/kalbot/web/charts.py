@@ -6,6 +6,7 @@ only here, as screen coordinates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,12 +46,31 @@ class Axis:
     x_fmt: Callable[[float], str] = field(default=lambda v: f"{v:g}")
     lo: float | None = None
     hi: float | None = None
+    width: int = WIDTH  # the viewBox: text keeps its size when a chart is drawn wider
+    height: int = HEIGHT
 
 
-def _empty(title: str, message: str) -> Markup:
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]."""
+    span = hi - lo
+    if span <= 0 or not math.isfinite(span):
+        return [lo]
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    v = first
+    while v <= hi + step * 1e-9:
+        ticks.append(0.0 if abs(v) < step * 1e-9 else v)
+        v += step
+    return ticks
+
+
+def _empty(title: str, message: str, width: int = WIDTH) -> Markup:
     return Markup(
-        f'<svg class="chart empty" viewBox="0 0 {WIDTH} 80" role="img" '
-        f'aria-label="{escape(title)}"><text x="{WIDTH / 2}" y="44" text-anchor="middle" '
+        f'<svg class="chart empty" viewBox="0 0 {width} 80" role="img" '
+        f'aria-label="{escape(title)}"><text x="{width / 2}" y="44" text-anchor="middle" '
         f'fill="{INK}">{escape(message)}</text></svg>'
     )
 
@@ -61,25 +81,25 @@ def _scale(lo: float, hi: float, a: float, b: float) -> Callable[[float], float]
 
 
 def _frame(title: str, y_lo: float, y_hi: float, x_lo: float, x_hi: float, axis: Axis) -> str:
+    w, h = axis.width, axis.height
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
     ]
-    sy = _scale(y_lo, y_hi, HEIGHT - PAD_B, PAD_T)
-    for i in range(5):
-        v = y_lo + (y_hi - y_lo) * i / 4
+    sy = _scale(y_lo, y_hi, h - PAD_B, PAD_T)
+    for v in nice_ticks(y_lo, y_hi):
         y = sy(v)
         parts.append(
-            f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'<line x1="{PAD_L}" x2="{w - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID}" stroke-width="1"/>'
-            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
             f'fill="{INK}">{escape(axis.fmt(v))}</text>'
         )
     for x, anchor in ((x_lo, "start"), (x_hi, "end")):
-        px = PAD_L if anchor == "start" else WIDTH - PAD_R
+        px = PAD_L if anchor == "start" else w - PAD_R
         parts.append(
-            f'<text x="{px}" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="11" '
+            f'<text x="{px}" y="{h - 8}" text-anchor="{anchor}" font-size="12" '
             f'fill="{INK}">{escape(axis.x_fmt(x))}</text>'
         )
     return "".join(parts)
@@ -107,11 +127,11 @@ def line_chart(
     ys = [float(y) for s in series for _, y in s.points if y is not None]
     ys += [float(m.y) for m in markers]
     if not xs or not ys:
-        return _empty(title, "no data yet")
+        return _empty(title, "no data yet", axis.width)
     x_lo, x_hi = min(xs), max(xs)
     y_lo, y_hi = _bounds(ys, axis)
-    sx = _scale(x_lo, x_hi, PAD_L, WIDTH - PAD_R)
-    sy = _scale(y_lo, y_hi, HEIGHT - PAD_B, PAD_T)
+    sx = _scale(x_lo, x_hi, PAD_L, axis.width - PAD_R)
+    sy = _scale(y_lo, y_hi, axis.height - PAD_B, PAD_T)
     parts = [_frame(title, y_lo, y_hi, x_lo, x_hi, axis)]
     for s in series:
         runs: list[list[tuple[float, float]]] = [[]]
@@ -168,33 +188,46 @@ def _legend(series: Sequence[Series]) -> str:
 
 
 def bar_chart(
-    title: str, bars: Sequence[tuple[str, Decimal]], fmt: Callable[[float], str] | None = None
+    title: str,
+    bars: Sequence[tuple[str, Decimal]],
+    fmt: Callable[[float], str] | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
 ) -> Markup:
     """Signed bars (profit green, loss red) around a zero line."""
     if not bars:
-        return _empty(title, "no data yet")
+        return _empty(title, "no data yet", width)
     fmt = fmt or (lambda v: f"{v:,.2f}")
     values = [float(v) for _, v in bars]
     lo, hi = min(0.0, *values), max(0.0, *values)
     if lo == hi:
         hi = 1.0
-    axis = Axis(fmt=fmt, x_fmt=lambda i: bars[int(i)][0] if bars else "", lo=lo, hi=hi)
+    pad = (hi - lo) * 0.05
+    lo, hi = (lo - pad if lo < 0 else lo), (hi + pad if hi > 0 else hi)
+    axis = Axis(
+        fmt=fmt,
+        x_fmt=lambda i: bars[int(i)][0] if bars else "",
+        lo=lo,
+        hi=hi,
+        width=width,
+        height=height,
+    )
     parts = [_frame(title, lo, hi, 0, len(bars) - 1, axis)]
-    sy = _scale(lo, hi, HEIGHT - PAD_B, PAD_T)
-    slot = (WIDTH - PAD_L - PAD_R) / len(bars)
-    width = max(1.0, slot * 0.7)
+    sy = _scale(lo, hi, height - PAD_B, PAD_T)
+    slot = (width - PAD_L - PAD_R) / len(bars)
+    bar_w = max(1.0, min(slot * 0.7, 80.0))
     zero = sy(0.0)
     for i, (label, v) in enumerate(bars):
         y = sy(float(v))
         top, h = min(y, zero), max(abs(zero - y), 1.0)
-        x = PAD_L + i * slot + (slot - width) / 2
+        x = PAD_L + i * slot + (slot - bar_w) / 2
         color = UP if v >= 0 else DOWN
         parts.append(
-            f'<rect class="bar" x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" height="{h:.1f}" '
+            f'<rect class="bar" x="{x:.1f}" y="{top:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
             f'fill="{color}"><title>{escape(label)}: {escape(fmt(float(v)))}</title></rect>'
         )
     parts.append(
-        f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{zero:.1f}" y2="{zero:.1f}" '
+        f'<line x1="{PAD_L}" x2="{width - PAD_R}" y1="{zero:.1f}" y2="{zero:.1f}" '
         f'stroke="{INK}" stroke-width="1"/></svg>'
     )
     return Markup("".join(parts))

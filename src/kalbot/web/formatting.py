@@ -27,6 +27,15 @@ def money(value: Decimal | None, places: int = 2) -> str:
     return f"{sign}${abs(shown):,}"
 
 
+def cost(value: Decimal | None) -> str:
+    """AI spend: cents are too coarse for a $0.0123 call, so up to six places, at least two."""
+    if value is None:
+        return DASH
+    shown = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    places = max(2, -shown.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return money(value, min(places, 6))
+
+
 def signed_money(value: Decimal | None) -> str:
     if value is None:
         return DASH
@@ -87,6 +96,7 @@ def install_filters(env: Environment) -> None:
     env.filters.update(
         money=money,
         signed_money=signed_money,
+        cost=cost,
         price=price,
         pct=pct,
         prob=prob,

@@ -59,6 +59,16 @@ def render_error(request: Request, status: int, title: str, detail: str) -> Resp
     return HTMLResponse(html, status_code=status)
 
 
+def _form_date(value: str | None, label: str) -> date | None:
+    """A date from a filter form, where an untouched field arrives as an empty string."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{label}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request) -> Response:
     reader = reader_of(request)
@@ -72,8 +82,8 @@ async def positions(
     request: Request,
     ticker: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[Literal["open", "closed", ""] | None, Query()] = None,
-    date_from: Annotated[date | None, Query()] = None,
-    date_to: Annotated[date | None, Query()] = None,
+    date_from: Annotated[str | None, Query(max_length=10)] = None,
+    date_to: Annotated[str | None, Query(max_length=10)] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     reader = reader_of(request)
@@ -81,8 +91,8 @@ async def positions(
     f = PositionFilter(
         ticker=ticker,
         status=status or None,
-        date_from=date_from,
-        date_to=date_to,
+        date_from=_form_date(date_from, "From"),
+        date_to=_form_date(date_to, "To"),
         page=page,
         page_size=reader.config.page_size,
     )

@@ -37,7 +37,7 @@ def equity(perf: Performance) -> Markup:
     return line_chart(
         "Equity curve (portfolio value by day)",
         [Series("portfolio value", pts, BLUE)],
-        Axis(fmt=_money, x_fmt=_day_label),
+        Axis(fmt=_money, x_fmt=_day_label, width=1200, height=300),
     )
 
 
@@ -46,6 +46,8 @@ def daily_pnl(perf: Performance) -> Markup:
         "Daily realised P&L",
         [(d.date, d.pnl) for d in perf.daily_pnl],
         fmt=lambda v: f"−${abs(v):,.2f}" if v < 0 else f"${v:,.2f}",
+        width=600,
+        height=280,
     )
 
 
@@ -54,7 +56,7 @@ def drawdown(perf: Performance) -> Markup:
     return line_chart(
         "Drawdown from the equity peak (%)",
         [Series("drawdown", pts, DOWN)],
-        Axis(fmt=lambda v: f"{v:.1f}%", x_fmt=_day_label, hi=0.0),
+        Axis(fmt=lambda v: f"{v:.2f}%", x_fmt=_day_label, hi=0.0, width=600, height=280),
         area=True,
     )
 
@@ -88,6 +90,6 @@ def market_prices(m: MarketDetail) -> Markup:
             Series("YES ask", ask, ORANGE),
             Series("last", last, GREY, dashed=True),
         ],
-        Axis(fmt=lambda v: f"${v:.2f}", x_fmt=_time_label, lo=0.0, hi=1.0),
+        Axis(fmt=lambda v: f"${v:.2f}", x_fmt=_time_label, lo=0.0, hi=1.0, width=1200, height=360),
         markers=markers,
     )

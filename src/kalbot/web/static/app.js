@@ -18,6 +18,22 @@
     return ids;
   }
 
+  // Never swap the content while someone is filling in a filter: the swap would reset it.
+  function editing() {
+    var active = document.activeElement;
+    if (active && content.contains(active) && active.matches("input, select, textarea")) {
+      return true;
+    }
+    var dirty = false;
+    content.querySelectorAll("input").forEach(function (el) {
+      if (el.value !== el.defaultValue) { dirty = true; }
+    });
+    content.querySelectorAll("option").forEach(function (el) {
+      if (el.selected !== el.defaultSelected) { dirty = true; }
+    });
+    return dirty;
+  }
+
   function setState(state, title) {
     if (!indicator) { return; }
     indicator.className = "live-indicator " + state;
@@ -25,7 +41,7 @@
   }
 
   function refresh() {
-    if (busy || document.hidden) { return; }
+    if (busy || document.hidden || editing()) { return; }
     busy = true;
     fetch(window.location.href, {
       headers: { "X-Partial": "1", "Accept": "text/html" },
