@@ -64,7 +64,10 @@ def test_standard_skips_without_analysis_or_with_a_failed_one() -> None:
     assert StandardStrategy().decide(ctx(market())).reason == "no_analysis"
     bad = analysis(p_yes=None, decision=Decision.SKIP, error="invalid json")
     r = StandardStrategy().decide(ctx(market(), analysis=bad))
-    assert r.decision is Decision.SKIP and r.reason == "analysis_failed"
+    assert r.decision is Decision.SKIP and r.reason == "invalid json"
+    unexplained = analysis(p_yes=None, decision=Decision.SKIP)
+    r = StandardStrategy().decide(ctx(market(), analysis=unexplained))
+    assert r.reason == "analysis_failed"
 
 
 @pytest.mark.parametrize("side", [Side.YES, Side.NO])

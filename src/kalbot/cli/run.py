@@ -146,34 +146,27 @@ def status() -> None:
     run_async(go)
 
 
-def positions_table(rows: list[dict[str, Any]], title: str) -> Table:
+def positions_table(rows: list[dict[str, Any]], title: str, compact: bool = False) -> Table:
     t = Table(title=title)
-    for col in (
-        "id",
-        "ticker",
-        "side",
-        "qty",
-        "entry",
-        "entry time",
-        "exit",
-        "pnl",
-        "status",
-        "why",
-    ):
-        t.add_column(col)
+    cols = ["id", "ticker", "side", "qty", "entry", "entry time", "exit", "pnl", "status", "why"]
+    if compact:
+        cols = [c for c in cols if c not in ("entry time", "status")]
+    for col in cols:
+        t.add_column(col, no_wrap=col == "ticker")
     for r in rows:
-        t.add_row(
-            str(r["id"]),
-            r["ticker"],
-            r["side"],
-            str(r["quantity"]),
-            f"{float(r['entry_price']):.4f}",
-            str(r["entry_time"])[:19],
-            "" if r["exit_price"] is None else f"{float(r['exit_price']):.4f}",
-            _money(r["pnl"]),
-            r["status"],
-            r["close_reason"] or r["reason"] or "",
-        )
+        values = {
+            "id": str(r["id"]),
+            "ticker": r["ticker"],
+            "side": r["side"],
+            "qty": str(r["quantity"]),
+            "entry": f"{float(r['entry_price']):.4f}",
+            "entry time": str(r["entry_time"])[:19],
+            "exit": "" if r["exit_price"] is None else f"{float(r['exit_price']):.4f}",
+            "pnl": _money(r["pnl"]),
+            "status": r["status"],
+            "why": r["close_reason"] or r["reason"] or "",
+        }
+        t.add_row(*(values[c] for c in cols))
     return t
 
 

@@ -122,6 +122,7 @@ class TradingEngine:
         self._screen_reason: dict[str, str] = {}
         self._started = False
         self._risk_logged = False
+        self._exited: set[int] = set()
 
     # -- start-up ------------------------------------------------------------------------
     async def start(self, *, reconcile_check: bool = True) -> None:
@@ -213,6 +214,7 @@ class TradingEngine:
         self.cycle_id += 1
         s = CycleSummary(self.cycle_id, now, self.cfg.mode, self.strategy.name)
         rows: list[DecisionRecord] = []
+        self._exited.clear()
         markets = [m async for m in self.market_data.open_markets()]
         by_ticker = {m.ticker: m for m in markets}
         s.markets_seen = len(markets)
@@ -396,8 +398,11 @@ class TradingEngine:
         rows: list[DecisionRecord],
         key: str | None = None,
     ) -> int:
-        if self.desk.busy_position(pos.id):
+        if self.desk.busy_position(pos.id) or pos.id in self._exited:
             return 0
+        # One exit per position per cycle: a protective exit and a strategy CLOSE in the same
+        # cycle would otherwise ask twice.
+        self._exited.add(pos.id)
         bid = market.quote.bid(pos.side)
         if bid is None or bid <= ZERO:
             rows.append(

@@ -30,8 +30,8 @@ def _analysis_prob(ctx: StrategyContext) -> tuple[Decimal, Decimal] | DecisionRe
     if a is None:
         return skip("no_analysis")
     if a.error is not None or a.probability_yes is None:
-        code = a.metadata.get("reason_code") if a.metadata else None
-        return skip(str(code) if code else "analysis_failed")
+        # The analyst's own reason code (e.g. ai_budget_exhausted) is the most useful "why".
+        return skip(str(a.error) if a.error else "analysis_failed")
     return a.probability_yes, a.confidence
 
 
