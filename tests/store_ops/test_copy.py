@@ -211,22 +211,23 @@ async def test_a_value_the_target_cannot_hold_names_table_and_row(tmp_path: Path
         await copy_database(src, dst)
 
 
-@pytest.mark.postgres
 def test_cli_copy_prints_the_verified_tables_and_fails_loudly_on_a_non_empty_target(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path,
 ) -> None:
     import asyncio
 
     src = f"sqlite:///{tmp_path / 'a.db'}"  # the plain form a person types
+    dst = f"sqlite:///{tmp_path / 'sub' / 'b.db'}"
     asyncio.run(seed(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
     register_commands()
     runner = CliRunner()
-    ok = runner.invoke(
-        app, ["db", "copy", "--from", src, "--to", postgres_url, "--batch-size", "2"]
-    )
+    ok = runner.invoke(app, ["db", "copy", "--from", src, "--to", dst, "--batch-size", "2"])
     assert ok.exit_code == 0, ok.output
     assert "verified" in ok.stdout and "positions" in ok.stdout
-    again = runner.invoke(app, ["db", "copy", "--from", src, "--to", postgres_url])
+    assert "4" in ok.stdout.split("positions ")[1].split("\n")[0]  # the positions row count
+    again = runner.invoke(app, ["db", "copy", "--from", src, "--to", dst])
     assert again.exit_code == 1
     assert again.stderr.count("\n") == 1 and "not empty" in again.stderr
     assert "Traceback" not in again.output
+    replaced = runner.invoke(app, ["db", "copy", "--from", src, "--to", dst, "--replace"])
+    assert replaced.exit_code == 0, replaced.output

@@ -32,20 +32,16 @@ async def test_stats_count_every_table_and_size_the_database(seeded_url: str) ->
     assert stats.dialect == ("sqlite" if seeded_url.startswith("sqlite") else "postgresql")
 
 
-async def test_explain_plans_the_specs_statement_without_running_it(seeded_url: str) -> None:
+async def test_explain_plans_without_running_and_reports_bad_sql_in_one_line(
+    seeded_url: str,
+) -> None:
     plan = "\n".join(await explain(seeded_url, SPEC_EXPLAIN))
     if seeded_url.startswith("sqlite"):
         assert plan.startswith("QUERY PLAN") and "idx_positions_" in plan
     else:
         assert "positions" in plan and "cost=" in plan
-
-
-async def test_explain_never_executes_a_write(seeded_url: str) -> None:
     await explain(seeded_url, "DELETE FROM positions")
     assert await fetch(seeded_url, "SELECT COUNT(*) FROM positions") == [(4,)]
-
-
-async def test_explain_reports_a_bad_statement_as_one_line(seeded_url: str) -> None:
     with pytest.raises(QueryFailed) as info:
         await explain(seeded_url, "SELECT nope FROM nowhere")
     assert "nowhere" in str(info.value) and "\n" not in str(info.value)
