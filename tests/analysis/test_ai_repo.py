@@ -113,7 +113,10 @@ async def test_fifty_concurrent_analyses_with_budget_for_ten_make_ten_calls(
     spent, reserved = await repo.ai_spend(NOW.date(), NOW)
     assert spent == worst * 10 and reserved == 0
     costs = await repo.ai_costs(NOW.date(), NOW.date())
-    assert [(c.provider, c.num_calls) for c in costs] == [("fake", 50)]
+    # 50 rows, but only the 10 calls that were made count as calls.
+    assert [(c.provider, c.num_calls) for c in costs] == [("fake", 10)]
+    async with repo.connection("t") as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM market_analyses"))).scalar() == 50
 
 
 async def test_budget_rollover_and_raise_are_read_from_the_database(repo: Repository) -> None:

@@ -121,8 +121,8 @@ async def test_fifty_concurrent_analyses_with_budget_for_ten_make_ten_calls() ->
     assert len(client.calls) == 10
     assert sum(r.error == BUDGET_EXHAUSTED for r in results) == 40
     assert all(r.decision is Decision.SKIP for r in results if r.error == BUDGET_EXHAUSTED)
-    spent = store.costs[(NOW.date(), "fake")][0]
-    assert spent == worst * 10 and len(store.rows) == 50
+    assert store.costs[(NOW.date(), "fake")] == (worst * 10, 10)
+    assert len(store.rows) == 50
 
 
 async def test_raising_the_budget_takes_effect_on_the_next_call() -> None:

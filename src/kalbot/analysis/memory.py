@@ -73,8 +73,10 @@ class InMemoryAIStore:
                 self.reservations.pop(reservation_id, None) if reservation_id is not None else None
             )
             day = reservation.day if reservation is not None else utc_day(timestamp)
-            total, calls = self.costs.get((day, analysis.provider), (Decimal(0), 0))
-            self.costs[(day, analysis.provider)] = (total + analysis.cost, calls + 1)
+            made = 0 if analysis.metadata.get("call_made") is False else 1
+            if made or analysis.cost:
+                total, calls = self.costs.get((day, analysis.provider), (Decimal(0), 0))
+                self.costs[(day, analysis.provider)] = (total + analysis.cost, calls + made)
             self.rows.append((timestamp, analysis))
             return len(self.rows)
 

@@ -55,6 +55,10 @@ class _Estimate:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+# Failures raised before any model was called: they are recorded, but not counted as calls.
+NO_CALL_CODES = frozenset({BUDGET_EXHAUSTED, UnknownModelPrice.code, "analyst_misconfigured"})
+
+
 class _Failed(Exception):
     def __init__(
         self,
@@ -184,6 +188,7 @@ class RecordedAnalyst:
         model = f.model or self.model
         meta = meta | {
             "model": model,
+            "call_made": f.code not in NO_CALL_CODES,
             "error": f.code,
             "error_detail": f.detail[:500],
             "input_tokens": f.input_tokens,
@@ -221,6 +226,7 @@ class RecordedAnalyst:
             | est.metadata
             | {
                 "model": est.model,
+                "call_made": True,
                 "input_tokens": est.input_tokens,
                 "output_tokens": est.output_tokens,
                 "probability_yes": str(est.probability_yes),

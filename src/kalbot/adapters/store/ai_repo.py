@@ -152,8 +152,9 @@ class AIRepoMixin(RepositoryBase):
     async def record_analysis(
         self, analysis: Analysis, *, timestamp: datetime, reservation_id: str | None = None
     ) -> int:
-        """Insert the analysis, add its cost to ``ai_cost_tracking`` and settle its
-        reservation, in one transaction. The cost is booked on the reservation's day."""
+        """Insert the analysis, add its cost (and one call, if a model or the heuristic was
+        actually called) to ``ai_cost_tracking`` and settle its reservation, in one
+        transaction. The cost is booked on the reservation's day."""
         meta: dict[str, Any] = dict(analysis.metadata) | {
             "model": analysis.model,
             "input_tokens": analysis.input_tokens,
@@ -191,7 +192,12 @@ class AIRepoMixin(RepositoryBase):
                     insert(market_analyses).values(**values).returning(market_analyses.c.id)
                 )
             ).scalar_one()
-            await conn.execute(cost_upsert(self.dialect, day, analysis.provider, analysis.cost))
+            # A skip made before any call (budget, unknown price) is a row, not a call.
+            calls = 0 if analysis.metadata.get("call_made") is False else 1
+            if calls or analysis.cost:
+                await conn.execute(
+                    cost_upsert(self.dialect, day, analysis.provider, analysis.cost, calls)
+                )
             if reservation_id is not None:
                 await conn.execute(delete(ai_budget_reservations).where(r.id == reservation_id))
             return int(new_id)
