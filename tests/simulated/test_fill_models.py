@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.exchange import Exchange
@@ -17,9 +20,9 @@ from kalbot.adapters.simulated.fill_models import (
 from kalbot.adapters.simulated.tape import TAPE_ACCOUNT
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.market import MarketResult, Quote
-from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
+from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce, V2Order
 from kalbot.domain.prices import Side
-from simulated.helpers import TICKER, order, spec
+from simulated.helpers import START, TICKER, order, spec
 
 D = Decimal
 Q = Quote(yes_bid=D("0.40"), yes_ask=D("0.45"), yes_bid_size=D("30"), yes_ask_size=D("20"))
@@ -115,3 +118,48 @@ def test_quoted_market_fok_and_post_only(quoted: Exchange) -> None:
     with pytest.raises(EngineError) as err:
         quoted.place("alice", order(BookSide.BID, "0.45", 1, "a2", post_only=True))
     assert err.value.code is ErrorCode.POST_ONLY_CROSS
+
+
+quote_step = st.tuples(st.integers(1, 97), st.integers(1, 5))  # yes_bid cents, spread cents
+order_step = st.tuples(
+    st.sampled_from([BookSide.BID, BookSide.ASK]),
+    st.integers(1, 99),
+    st.integers(1, 3000),
+    st.sampled_from(list(TimeInForce)),
+    st.booleans(),  # reduce_only
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    steps=st.lists(st.one_of(quote_step, order_step), min_size=1, max_size=40),
+    model=st.sampled_from(["conservative", "touch"]),
+    result=st.sampled_from([MarketResult.YES, MarketResult.NO]),
+)
+def test_quoted_markets_conserve_money_with_the_tape_as_counterparty(
+    steps: list[tuple[object, ...]], model: str, result: MarketResult
+) -> None:
+    ex = Exchange(ManualClock(START))
+    ex.add_quoted_market(spec(), get_fill_model(model, max_size=D(7)))
+    ex.open_account("alice", D(50))
+    for n, step in enumerate(steps):
+        if len(step) == 2:
+            bid, spread = int(str(step[0])), int(str(step[1]))
+            ex.update_quote(TICKER, Quote(D(bid) / 100, D(min(bid + spread, 99)) / 100))
+        else:
+            side, cents, hundredths, tif, reduce = step
+            assert isinstance(side, BookSide) and isinstance(tif, TimeInForce)
+            v2 = V2Order(
+                TICKER, side, D(int(str(cents))) / 100, D(int(str(hundredths))) / 100,
+                f"o{n}", tif, reduce_only=bool(reduce),
+            )  # fmt: skip
+            with contextlib.suppress(EngineError):
+                ex.place("alice", v2)
+        cash = ex.balance("alice") + ex.balance(TAPE_ACCOUNT) + ex.fees_paid("alice")
+        pos = {p.ticker: p.position for p in ex.positions("alice")}.get(TICKER, D(0))
+        tape = {p.ticker: p.position for p in ex.positions(TAPE_ACCOUNT)}.get(TICKER, D(0))
+        assert pos == -tape and abs(pos) == ex.market(TICKER).open_interest
+        assert cash + abs(pos) == D(50)
+        assert ex.balance("alice") >= 0 and ex.available_balance("alice") >= 0
+    ex.settle(TICKER, result)
+    assert ex.balance("alice") + ex.balance(TAPE_ACCOUNT) + ex.fees_paid("alice") == D(50)

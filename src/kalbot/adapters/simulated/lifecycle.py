@@ -234,8 +234,15 @@ class Lifecycle(Matcher):
         m.status = MarketStatus.CLOSED
 
     def _cancel_market_orders(self, ticker: str, when: datetime, reason: str) -> None:
-        for o in list(self._orders.values()):
-            if o.ticker == ticker and o.status is OrderStatus.RESTING:
+        book = self._books[ticker]  # walk this market's book, not every order ever placed
+        resting = [
+            o
+            for leg in (book.yes, book.no)
+            for price, _ in leg.depth()
+            for o in leg.orders_at(price)
+        ]
+        for o in sorted(resting, key=lambda o: (o.created, o.order_id)):
+            if o.status is OrderStatus.RESTING:
                 self._cancel_remainder(o, when, reason)
 
     def _push(self, when: datetime, ticker: str, kind: int) -> None:
