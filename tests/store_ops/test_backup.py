@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kalbot.adapters.store.ops.backup import backup_database, dump_database
-from kalbot.adapters.store.ops.errors import MissingFile, NotKalbotDatabase, Refused
+from kalbot.adapters.store.ops.errors import MissingFile, NotKalbotDatabase, Refused, ToolFailed
 from kalbot.adapters.store.ops.restore import backup_format, restore_database
 
 from .data import execute, fetch, seed
@@ -139,3 +139,20 @@ async def test_restore_never_writes_over_a_database_that_is_not_kalbots(tmp_path
     with pytest.raises(NotKalbotDatabase):
         await restore_database(foreign, backup.path, force=True)
     assert await fetch(foreign, "SELECT name FROM sqlite_master") == [("customers",)]
+
+
+@pytest.mark.postgres
+async def test_a_postgres_restore_that_fails_midway_leaves_the_target_as_it_was(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    await seed(postgres_url)
+    out = io.StringIO()
+    await dump_database(postgres_url, out.write)
+    broken = tmp_path / "broken.sql"
+    # The tables are dropped and recreated first; the error comes after all of that.
+    broken.write_text(out.getvalue() + "\nSELECT * FROM no_such_table;\n", encoding="utf-8")
+    await execute(postgres_url, "UPDATE positions SET quantity = 77 WHERE id = 1")
+    with pytest.raises(ToolFailed, match="no_such_table"):
+        await restore_database(postgres_url, broken, force=True)
+    assert await fetch(postgres_url, "SELECT quantity FROM positions WHERE id = 1") == [(77,)]
+    assert await fetch(postgres_url, "SELECT COUNT(*) FROM market_snapshots") == [(5,)]

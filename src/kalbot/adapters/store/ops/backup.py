@@ -109,7 +109,9 @@ async def dump_database(url: str, write: Callable[[str], object]) -> None:
     if db.is_sqlite:
         await asyncio.to_thread(_sqlite_dump, db.sqlite_path, write)
         return
-    args = ["--no-owner", "--no-privileges", *db.libpq_args(), db.database_name]
+    # --clean --if-exists: the dump replays over an existing kalbot database too.
+    args = ["--clean", "--if-exists", "--no-owner", "--no-privileges"]
+    args += [*db.libpq_args(), db.database_name]
     decoder = codecs.getincrementaldecoder("utf-8")()  # a chunk may end mid-character
     await asyncio.to_thread(
         pgtools.stream_out, "pg_dump", args, db, lambda b: write(decoder.decode(b))

@@ -210,5 +210,6 @@ async def _restore_postgres(backup: Path, fmt: str, db: DatabaseUrl, info: Schem
         drop = f"DROP TABLE IF EXISTS {names} CASCADE;\n"
     body: Path | list[str] = backup
     if fmt == "pg_custom":
-        body = ["--no-owner", "--no-privileges", "-f", "-", str(backup)]
+        # --clean: also drop non-table objects (types, functions) a later revision may own.
+        body = ["--clean", "--if-exists", "--no-owner", "--no-privileges", "-f", "-", str(backup)]
     await asyncio.to_thread(pgtools.psql_script, db, drop, body)
