@@ -237,3 +237,20 @@ async def test_close_all_is_a_dry_run_by_default_and_flattens_when_told(dry_run:
         assert len(store.open_rows()) == 0
         assert {r["close_reason"] for r in store.closed_rows()} == {"close_all"}
         assert broker.pos == {"M": 0, "N": 0}
+
+
+def test_a_fill_reported_from_the_other_leg_is_read_in_its_orders_direction() -> None:
+    from kalbot.domain.orders import Action, TimeInForce
+    from kalbot.engine.execution import as_ordered
+    from kalbot.engine.records import FillRecord, OrderRecord, Purpose
+
+    order = OrderRecord(
+        "c1", "M", Side.YES, Action.SELL, Purpose.CLOSE, D(5), D("0.60"), TimeInForce.IOC,
+        NOW, 1, "profit_target", position_id=1,
+    )  # fmt: skip
+    seen = FillRecord(
+        "f1", "o1", "c1", "M", Side.NO, Action.BUY, D(5), D("0.39"), D("0.09"), True, NOW
+    )
+    fixed = as_ordered(seen, order)
+    assert (fixed.side, fixed.action, fixed.price) == (Side.YES, Action.SELL, D("0.61"))
+    assert as_ordered(fixed, order) == fixed and as_ordered(seen, None) == seen

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalbot.domain.errors import Duplicate
 from kalbot.domain.market import Market
 from kalbot.domain.orders import Fill, OrderIntent, OrderStatus
+from kalbot.domain.prices import ONE
 from kalbot.engine.book import PositionBook
 from kalbot.engine.records import (
     ClosedPart,
@@ -49,6 +51,20 @@ def fill_record(f: Fill) -> FillRecord:
         is_taker=f.is_taker,
         ts=f.ts,
     )
+
+
+def as_ordered(rec: FillRecord, order: OrderRecord | None) -> FillRecord:
+    """The fill in the direction its order was placed.
+
+    An exchange may report a fill from the other leg (Kalshi reports by outcome side once the
+    client no longer knows how an order was placed, e.g. after a restart): selling YES at p is
+    the same execution as buying NO at 1 - p.
+    """
+    if order is None or (rec.side is order.side and rec.action is order.action):
+        return rec
+    if rec.side is not order.side and rec.action is not order.action:
+        return replace(rec, side=order.side, action=order.action, price=ONE - rec.price)
+    return rec
 
 
 class OrderDesk:
@@ -184,7 +200,7 @@ class OrderDesk:
             order = self.orders.get(f.client_order_id)
             if order is None and f.client_order_id:
                 order = await self.store.find_order(f.client_order_id)
-            rec = fill_record(f)
+            rec = as_ordered(fill_record(f), order)
             change = self.book.change_for_fill(rec, order, markets.get(f.ticker), strategy)
             try:
                 pid = await self.store.apply_fill(rec, change)
@@ -200,13 +216,13 @@ class OrderDesk:
             outcome, code = ("filled", order.reason) if order else ("error", "unknown_fill")
             log.info(
                 "fill %s %s %s x%s @ %s fee %s (%s)",
-                f.ticker, f.action.value, f.side.value, f.count, f.price, f.fee, code,
+                rec.ticker, rec.action.value, rec.side.value, rec.count, rec.price, rec.fee, code,
             )  # fmt: skip
             log_rows.append(
                 DecisionRecord(
                     cycle_id, now, f.ticker, "fill", outcome, code,
-                    detail=f"fill {f.fill_id} {f.action.value} {f.side.value}",
-                    quantity=f.count, price=f.price,
+                    detail=f"fill {f.fill_id} {rec.action.value} {rec.side.value}",
+                    quantity=rec.count, price=rec.price,
                 )
             )  # fmt: skip
             if closed is not None:
