@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kalbot.adapters.kalshi import wire as w
@@ -48,9 +48,50 @@ _RESULTS = {
 }
 
 
+# Kalshi sends the same few thousand price and count strings over and over ("0.4200", "10.00");
+# Decimals are immutable, so parsed values are shared. Bounded so a hostile feed cannot grow it.
+_PRICES: dict[str, Decimal] = {}
+_NUMBERS: dict[str, Decimal] = {}
+_CACHE_LIMIT = 50_000
+
+
+def clear_caches() -> None:
+    """Forget the shared parsed values (benchmarks measure cold parsing with this)."""
+    _PRICES.clear()
+    _NUMBERS.clear()
+    _GRIDS.clear()
+
+
+def _cached_price(value: str, field: str, ticker: str) -> Decimal:
+    d = _PRICES.get(value)
+    if d is None:
+        d = parse_price(value, field, ticker)
+        if len(_PRICES) < _CACHE_LIMIT:
+            _PRICES[value] = d
+    return d
+
+
+def _cached_number(value: str | int, field: str, ticker: str) -> Decimal:
+    if type(value) is not str:
+        return parse_decimal(value, field, ticker)
+    d = _NUMBERS.get(value)
+    if d is None:
+        try:
+            d = Decimal(value)
+        except InvalidOperation:
+            d = None
+        if d is None or not d.is_finite() or "_" in value:
+            d = parse_decimal(value, field, ticker)  # raises the error naming field and ticker
+            if "_" in value:  # Decimal("1_000") == 1000; Kalshi never sends that
+                raise PriceError(field, value, ticker, "not a plain decimal number")
+        if len(_NUMBERS) < _CACHE_LIMIT:
+            _NUMBERS[value] = d
+    return d
+
+
 def _price(dollars: str | None, cents: int | None, field: str, ticker: str) -> Decimal | None:
     if dollars is not None:
-        return parse_price(dollars, field, ticker)
+        return _cached_price(dollars, field, ticker)
     if cents is not None:
         p = cents_to_dollars(cents, field.removesuffix("_dollars"), ticker)
         if not ZERO <= p <= ONE:
@@ -67,8 +108,12 @@ def _required_price(dollars: str | None, cents: int | None, field: str, ticker: 
 
 
 def _count(fp: str | int | None, legacy: int | None, field: str, ticker: str) -> Decimal | None:
+    if type(fp) is str:
+        hit = _NUMBERS.get(fp)
+        if hit is not None and hit >= 0:  # the common case: a count seen before
+            return hit
     if fp is not None:
-        value = parse_decimal(fp, field, ticker)
+        value = _cached_number(fp, field, ticker)
     elif legacy is not None:
         value = parse_decimal(legacy, field.removesuffix("_fp"), ticker)
     else:
@@ -92,10 +137,23 @@ def _num(value: w.Num | None, field: str, ticker: str) -> Decimal | None:
     return parse_decimal(str(value), field, ticker)
 
 
+_GRIDS: dict[tuple[tuple[str, str, str], ...], tuple[PriceRange, ...]] = {}
+
+
 def price_ranges(ranges: list[w.PriceRangeW] | None, ticker: str) -> tuple[PriceRange, ...]:
     """The market's price grid; a missing grid means the classic whole-cent grid."""
     if not ranges:
         return LINEAR_CENT
+    key = tuple((r.start, r.end, r.step) for r in ranges)
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = _price_ranges(ranges, ticker)
+        if len(_GRIDS) < 1000:  # a handful of grids exist; they are shared by every market
+            _GRIDS[key] = grid
+    return grid
+
+
+def _price_ranges(ranges: list[w.PriceRangeW], ticker: str) -> tuple[PriceRange, ...]:
     out = []
     for r in ranges:
         start = parse_price(r.start, "price_ranges.start", ticker)

@@ -227,7 +227,7 @@ class KalshiWebSocket:
                 for sub in self._subs:
                     await self._send_subscribe(sub)
                 async for frame in self._conn:
-                    for event in await self._handle(frame):
+                    for event in await self.handle_frame(frame):
                         yield event
             except ConnectionClosed as e:
                 if self._closed:
@@ -254,7 +254,11 @@ class KalshiWebSocket:
         log.warning("websocket %s: %s; reconnecting in %.2fs", self.url, error, delay)
         await self._sleep(delay)
 
-    async def _handle(self, frame: str | bytes) -> list[Event]:
+    async def handle_frame(self, frame: str | bytes) -> list[Event]:
+        """Process one frame as if it had just arrived (books, seq checks); returns its events.
+
+        ``events()`` calls this for every frame; replays and benchmarks may call it directly.
+        """
         try:
             event = parse_message(frame)
         except MalformedMessage as e:
