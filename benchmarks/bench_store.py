@@ -9,8 +9,10 @@ through the raw driver (``sqlite3`` executemany in one transaction / asyncpg
 ``copy_records_to_table``; reads with a plain cursor), into separate fresh databases, in the
 same run. Both paths start from and end with the same domain ``Snapshot`` objects, so the raw
 path includes the minimal conversion any caller needs (ISO timestamp and JSON text out;
-datetime and dict in). Each measurement is the best of --repeat runs. Goal: every
-repository/raw ratio >= 0.8.
+datetime and dict in). Each measurement is the best of --repeat runs, raw and repository
+alternating. Goal: every repository/raw ratio >= 0.8. For information it also prints the driver
+alone (tuples built before the clock starts, rows fetched and dropped): the gap to that is the
+cost of the domain objects themselves.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def from_tuple(row: Any) -> Snapshot:
 
 
 Step = Callable[[], Awaitable[int]]
+RawStep = Callable[[bool], Awaitable[int]]
 Reset = Callable[[], Awaitable[None]]
 
 
@@ -153,9 +156,11 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
     async def raw_reset() -> None:
         raw.execute("DELETE FROM market_snapshots")
 
-    async def raw_write() -> int:
+    prebuilt = [to_tuple(s) for s in snaps]
+
+    async def raw_write(convert: bool = True) -> int:
         raw.execute("BEGIN")
-        raw.executemany(insert, [to_tuple(s) for s in snaps])
+        raw.executemany(insert, [to_tuple(s) for s in snaps] if convert else prebuilt)
         raw.execute("COMMIT")
         return len(snaps)
 
@@ -169,7 +174,7 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
     async def nothing() -> None:
         return None
 
-    async def raw_read() -> int:
+    async def raw_read(convert: bool = True) -> int:
         cur = raw.execute(
             f"SELECT {COLUMNS} FROM market_snapshots WHERE timestamp >= ? AND timestamp < ? "
             "ORDER BY timestamp, ticker",
@@ -177,6 +182,9 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
         )
         n = 0
         while rows := cur.fetchmany(5000):
+            if not convert:
+                n += len(rows)
+                continue
             for r in rows:
                 from_tuple(r)
                 n += 1
@@ -209,31 +217,46 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
 async def _compare(
     name: str,
     repeat: int,
-    raw_write: Step,
+    raw_write: RawStep,
     raw_reset: Reset,
     repo_write: Step,
     repo_reset: Reset,
-    raw_read: Step,
+    raw_read: RawStep,
     repo_read: Step,
     nothing: Reset,
 ) -> list[bool]:
     (n_raw, t_raw), (n_repo, t_repo) = await interleaved(
-        repeat, raw_write, raw_reset, repo_write, repo_reset
+        repeat, lambda: raw_write(True), raw_reset, repo_write, repo_reset
     )
     raw_w = report(f"{name} write, raw driver", n_raw, t_raw)
     repo_w = report(f"{name} write, repository", n_repo, t_repo)
     (n_raw, t_raw), (n_repo, t_repo) = await interleaved(
-        repeat, raw_read, nothing, repo_read, nothing
+        repeat, lambda: raw_read(True), nothing, repo_read, nothing
     )
     raw_r = report(f"{name} ordered read, raw driver", n_raw, t_raw)
     repo_r = report(f"{name} ordered read, repository", n_repo, t_repo)
     if n_raw != n_repo:
         print(f"{name}: row counts differ: raw {n_raw}, repository {n_repo}")
         return [False]
-    return [
+    oks = [
         ratio(f"{name} write repository/raw", repo_w, raw_w, GOAL),
         ratio(f"{name} read repository/raw", repo_r, raw_r, GOAL),
     ]
+    # For information, not the goal: the driver alone, with no Snapshot conversion at all
+    # (tuples built before the clock starts; rows fetched and dropped).
+    (n, t), _ = await interleaved(
+        repeat, lambda: raw_write(False), raw_reset, nothing_step, nothing
+    )
+    bare_w = report(f"{name} write, driver alone (info)", n, t)
+    (n, t), _ = await interleaved(repeat, lambda: raw_read(False), nothing, nothing_step, nothing)
+    bare_r = report(f"{name} ordered read, driver alone (info)", n, t)
+    print(f"{name} write repository/driver-alone (info)        ratio {repo_w / bare_w:6.3f}")
+    print(f"{name} read repository/driver-alone (info)         ratio {repo_r / bare_r:6.3f}")
+    return oks
+
+
+async def nothing_step() -> int:
+    return 0
 
 
 async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
@@ -258,10 +281,11 @@ async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
         async def raw_reset() -> None:
             await raw.execute("TRUNCATE market_snapshots")
 
-        async def raw_write() -> int:
-            await raw.copy_records_to_table(
-                "market_snapshots", records=[to_tuple(s) for s in snaps], columns=cols
-            )
+        prebuilt = [to_tuple(s) for s in snaps]
+
+        async def raw_write(convert: bool = True) -> int:
+            records = [to_tuple(s) for s in snaps] if convert else prebuilt
+            await raw.copy_records_to_table("market_snapshots", records=records, columns=cols)
             return len(snaps)
 
         async def repo_reset() -> None:
@@ -274,7 +298,7 @@ async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
         async def nothing() -> None:
             return None
 
-        async def raw_read() -> int:
+        async def raw_read(convert: bool = True) -> int:
             n = 0
             async with raw.transaction():
                 cursor = await raw.cursor(
@@ -284,6 +308,9 @@ async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
                     iso_utc(end),
                 )
                 while rows := await cursor.fetch(5000):
+                    if not convert:
+                        n += len(rows)
+                        continue
                     for r in rows:
                         from_tuple(r)
                         n += 1
