@@ -279,17 +279,26 @@ async def _copy_table(
     target_table = table(name, *(column(c) for c in plan.columns))
     result = await s_conn.stream(text(_select(s_conn, plan.source, plan.columns)))
     async for batch in result.partitions(batch_size):
-        rows: list[tuple[Any, ...]] = []
-        for raw in batch:
-            try:
-                digest.add(raw)
-                rows.append(tuple(f(v) for f, v in zip(convert, raw, strict=True)))
-            except ConversionError as e:
-                pk = {k: raw[plan.columns.index(k)] for k in plan.source.primary_key}
-                raise VerificationFailed(f"table {name}, row {pk or raw}: {e}") from e
+        try:
+            digest.add_many(batch)
+            rows = [tuple([f(v) for f, v in zip(convert, raw, strict=True)]) for raw in batch]
+        except ConversionError as e:
+            raise VerificationFailed(f"table {name}, {_culprit(batch, plan, convert)}: {e}") from e
         await _insert(t_conn, target_table, plan.columns, rows)
         sink.rows_copied(name, len(rows))
     return TableResult(name, digest.rows, digest.hexdigest())
+
+
+def _culprit(batch: Sequence[Any], plan: _Plan, convert: Sequence[Any]) -> str:
+    """Name the first row of a batch that does not convert (to point the operator at it)."""
+    for raw in batch:
+        try:
+            for f, v in zip(convert, raw, strict=True):
+                f(v)
+        except ConversionError:
+            pk = {k: raw[plan.columns.index(k)] for k in plan.source.primary_key}
+            return f"row {pk or tuple(raw)}"
+    return "a row"
 
 
 async def _insert(
@@ -313,8 +322,7 @@ async def _verify(
     digest = TableDigest(plan.compared_kinds(), ordered=bool(plan.target.primary_key))
     result = await t_conn.stream(text(_select(t_conn, plan.target, plan.columns)))
     async for batch in result.partitions(batch_size):
-        for row in batch:
-            digest.add(row)
+        digest.add_many(batch)
     if digest.rows != expected.rows:
         raise VerificationFailed(
             f"table {plan.target.name}: {expected.rows} rows in the source but {digest.rows} "

@@ -138,8 +138,22 @@ def _as_bool(value: Any) -> bool:
 
 def converter(target: Kind, target_dialect: str) -> Callable[[Any], Any]:
     """A function turning any source value into what a ``target`` column of that dialect takes."""
-    pg = target_dialect == "postgresql"
+    slow = _converter(target, target_dialect == "postgresql")
+    # The common case (a str into text, an int into an integer, a float into a float) skips
+    # the checks below: a copy calls this once per value.
+    same = {Kind.TEXT: str, Kind.INTEGER: int, Kind.FLOAT: float}.get(target)
+    if same is None:
+        return slow
 
+    def convert(value: Any) -> Any:
+        if value is None or type(value) is same:
+            return value
+        return slow(value)
+
+    return convert
+
+
+def _converter(target: Kind, pg: bool) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if value is None:
             return None
@@ -181,17 +195,58 @@ def converter(target: Kind, target_dialect: str) -> Callable[[Any], Any]:
 # -- normalising for the checksum -----------------------------------------------------------
 
 
+def normaliser(kind: Kind) -> Callable[[Any], str | None]:
+    """The function giving a value's canonical text for the checksum (None for NULL)."""
+    if kind == Kind.TEXT:
+
+        def text(value: Any) -> str | None:
+            if value is None or type(value) is str:
+                return value
+            return _normalise(value, kind)
+
+        return text
+    if kind == Kind.INTEGER:
+
+        def integer(value: Any) -> str | None:
+            if type(value) is int:
+                return str(value)
+            return _normalise(value, kind)
+
+        return integer
+    if kind == Kind.FLOAT:
+
+        def real(value: Any) -> str | None:
+            if type(value) is float and value == value:  # not NaN
+                return repr(value + 0.0)  # + 0.0 folds -0.0 into 0.0
+            return _normalise(value, kind)
+
+        return real
+    if kind == Kind.TIMESTAMP or kind == Kind.TIMESTAMPTZ:
+
+        def timestamp(value: Any) -> str | None:
+            if type(value) is datetime and value.tzinfo is None:  # PostgreSQL TIMESTAMP
+                return value.isoformat(timespec="microseconds")
+            return _normalise(value, kind)
+
+        return timestamp
+    return lambda value: _normalise(value, kind)
+
+
 def normalise(value: Any, kind: Kind) -> str | None:
     """The canonical text of a value for the checksum (None for NULL); equal data, equal text."""
+    return normaliser(kind)(value)
+
+
+def _normalise(value: Any, kind: Kind) -> str | None:
     if value is None:
         return None
     if kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
-        return as_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return as_datetime(value).replace(tzinfo=None).isoformat(timespec="microseconds")
     if kind == Kind.DATE:
         return (value if isinstance(value, date) else as_datetime(value).date()).isoformat()
     if kind == Kind.FLOAT:
         f = _as_float(value)
-        return "nan" if math.isnan(f) else repr(f + 0.0)  # + 0.0 folds -0.0 into 0.0
+        return "nan" if math.isnan(f) else repr(f + 0.0)
     if kind == Kind.INTEGER:
         return str(_as_int(value))
     if kind == Kind.NUMERIC:
@@ -211,26 +266,35 @@ def normalise(value: Any, kind: Kind) -> str | None:
 class TableDigest:
     """A streaming sha256 over a table's rows, in primary-key order, of normalised values.
 
-    Tables without a primary key have no order both databases agree on, so their digest is
-    order-independent: the sum (mod 2**256) of each row's own sha256.
+    Each row is hashed as the ``repr`` of its list of normalised values (str or None), one per
+    line: unambiguous (quotes are escaped, NULL is a bare ``None``) and independent of how the
+    rows were batched. Tables without a primary key have no order both databases agree on, so
+    their digest is order-independent: the sum (mod 2**256) of each row's own sha256.
     """
 
     def __init__(self, kinds: Sequence[Kind], ordered: bool = True) -> None:
-        self._kinds = list(kinds)
+        self._normalisers = [normaliser(k) for k in kinds]
         self._ordered = ordered
         self._hash = hashlib.sha256()
         self._sum = 0
         self.rows = 0
 
+    def _line(self, row: Sequence[Any]) -> str:
+        return repr([f(v) for f, v in zip(self._normalisers, row, strict=True)])
+
     def add(self, row: Sequence[Any]) -> None:
-        parts = [normalise(v, k) for v, k in zip(row, self._kinds, strict=True)]
-        # Length-prefixed, and NULL as a bare "-" that no "<length>:" prefix can produce.
-        encoded = "".join("-" if p is None else f"{len(p)}:{p}" for p in parts).encode() + b"\n"
-        self.rows += 1
+        self.add_many([row])
+
+    def add_many(self, rows: Sequence[Sequence[Any]]) -> None:
+        lines = [self._line(row) for row in rows]
+        self.rows += len(lines)
         if self._ordered:
-            self._hash.update(encoded)
-        else:
-            self._sum = (self._sum + int.from_bytes(hashlib.sha256(encoded).digest())) % 2**256
+            if lines:
+                self._hash.update(("\n".join(lines) + "\n").encode())
+            return
+        for line in lines:
+            row_hash = int.from_bytes(hashlib.sha256(line.encode()).digest())
+            self._sum = (self._sum + row_hash) % 2**256
 
     def hexdigest(self) -> str:
         if self._ordered:
