@@ -57,12 +57,13 @@ class LiveOrder:
 class BookLeg:
     """The bids of one leg: price level -> FIFO of orders, and a max-heap of live prices."""
 
-    __slots__ = ("_heap", "levels", "sizes")
+    __slots__ = ("_heap", "_in_heap", "levels", "sizes")
 
     def __init__(self) -> None:
         self.levels: dict[int, deque[LiveOrder]] = {}
         self.sizes: dict[int, int] = {}
-        self._heap: list[int] = []  # negated prices; stale entries are skipped
+        self._heap: list[int] = []  # negated prices; entries of emptied levels are skipped
+        self._in_heap: set[int] = set()  # one heap entry per price, so the heap stays small
 
     def best(self) -> int | None:
         heap = self._heap
@@ -72,6 +73,7 @@ class BookLeg:
             if price in levels:
                 return price
             heapq.heappop(heap)
+            self._in_heap.discard(price)
         return None
 
     def add(self, order: LiveOrder) -> None:
@@ -80,7 +82,9 @@ class BookLeg:
         if level is None:
             level = self.levels[price] = deque()
             self.sizes[price] = 0
-            heapq.heappush(self._heap, -price)
+            if price not in self._in_heap:
+                self._in_heap.add(price)
+                heapq.heappush(self._heap, -price)
         level.append(order)
         self.sizes[price] += order.remaining
         order.resting = True

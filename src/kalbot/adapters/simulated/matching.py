@@ -162,7 +162,10 @@ class Matcher:
     # -- reservations ----------------------------------------------------------------------
     def _reservation(self, o: LiveOrder, account: Account, market: MarketState) -> int:
         """Cash an order's remainder may need: premium + worst-case fee - $1 per closing lot."""
-        fee = market.fee(o.remaining, worst_fee_ticks(o.own_ticks), True)
+        worst = worst_fee_ticks(o.own_ticks)
+        fee = market.fee_cache.get((o.remaining, worst, True))
+        if fee is None:
+            fee = market.fee(o.remaining, worst, True)
         closable = account.closable(o.ticker, o.book_side is BookSide.BID)
         need = fill_cash_need(o.own_ticks, o.remaining, fee, closable)
         return need if need > 0 else 0
@@ -243,6 +246,7 @@ class Matcher:
         taker_acct = self._accounts[o.account_id]
         taker_yes = o.book_side is BookSide.BID
         ticker = o.ticker
+        fee_cache = market.fee_cache
         out: list[FillRow] = []
         listening = bool(self._listeners)
         while o.remaining:
@@ -273,30 +277,49 @@ class Matcher:
                 qty = min(qty, cap)
             maker_own = best
             taker_own = ONE_TICKS - best
-            maker_fee = market.fee(qty, maker_own, False)
-            taker_fee = market.fee(qty, taker_own, True)
-            maker_need = fill_cash_need(
-                maker_own, qty, maker_fee, maker_acct.closable(ticker, maker_yes)
-            )
+            # fees and cash needs inlined: this block runs once per fill
+            maker_fee = fee_cache.get((qty, maker_own, False))
+            if maker_fee is None:
+                maker_fee = market.fee(qty, maker_own, False)
+            taker_fee = fee_cache.get((qty, taker_own, True))
+            if taker_fee is None:
+                taker_fee = market.fee(qty, taker_own, True)
+            state = maker_acct.positions.get(ticker)
+            maker_before = state.position if state else 0
+            state = taker_acct.positions.get(ticker)
+            taker_before = state.position if state else 0
+            # a buyer of YES closes held NO (position < 0) and vice versa
+            maker_close = -maker_before if maker_yes else maker_before
+            taker_close = -taker_before if taker_yes else taker_before
+            maker_need = maker_own * qty + maker_fee
+            if maker_close > 0:
+                maker_need -= (qty if qty < maker_close else maker_close) * ONE_TICKS
             if maker_need > maker_acct.available + maker.reserved and not maker_acct.unlimited:
                 self._cancel_remainder(maker, ts, "insufficient_balance")
                 continue
-            taker_need = fill_cash_need(
-                taker_own, qty, taker_fee, taker_acct.closable(ticker, taker_yes)
-            )
+            taker_need = taker_own * qty + taker_fee
+            if taker_close > 0:
+                taker_need -= (qty if qty < taker_close else taker_close) * ONE_TICKS
             if taker_need > taker_acct.available + o.reserved and not taker_acct.unlimited:
                 o.cancel_reason = "insufficient_balance"
                 break
             # -- execute -------------------------------------------------------------------
-            oi_before = _long(maker_acct, ticker) + _long(taker_acct, ticker)
             maker_pos = maker_acct.apply_fill(ticker, maker_yes, maker_own, qty, maker_fee, ts)
             taker_pos = taker_acct.apply_fill(ticker, taker_yes, taker_own, qty, taker_fee, ts)
-            market.open_interest += _long(maker_acct, ticker) + _long(taker_acct, ticker)
-            market.open_interest -= oi_before
-            for order, acct, need in ((maker, maker_acct, maker_need), (o, taker_acct, taker_need)):
-                used = min(order.reserved, need) if need > 0 else 0
-                order.reserved -= used
-                acct.reserved -= used
+            market.open_interest += (
+                (maker_pos if maker_pos > 0 else 0)
+                + (taker_pos if taker_pos > 0 else 0)
+                - (maker_before if maker_before > 0 else 0)
+                - (taker_before if taker_before > 0 else 0)
+            )
+            if maker_need > 0:
+                used = maker.reserved if maker.reserved < maker_need else maker_need
+                maker.reserved -= used
+                maker_acct.reserved -= used
+            if taker_need > 0:
+                used = o.reserved if o.reserved < taker_need else taker_need
+                o.reserved -= used
+                taker_acct.reserved -= used
             self.fees_collected += maker_fee + taker_fee
             opp.reduce(maker, qty)
             maker.remaining -= qty
@@ -360,8 +383,3 @@ class Matcher:
         else:
             self._finish(o, ts)
         return fills
-
-
-def _long(account: Account, ticker: str) -> int:
-    pos = account.signed_position(ticker)
-    return pos if pos > 0 else 0
