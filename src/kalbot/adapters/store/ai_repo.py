@@ -50,6 +50,13 @@ def _epoch_us(when: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def _reservation_day(reservation_id: str, default: date) -> date:
+    try:
+        return date.fromisoformat(reservation_id.split(":", 1)[0])
+    except ValueError:
+        return default
+
+
 class ResolvedObservation(NamedTuple):
     """One snapshot of a market whose result is known (for fitting the heuristic)."""
 
@@ -76,21 +83,30 @@ class AIRepoMixin(RepositoryBase):
             )
         )
 
-    async def _spend_micro(self, conn: AsyncConnection, day: str, now_us: int) -> tuple[int, int]:
+    async def _budget_state(
+        self, conn: AsyncConnection, day: str, now_us: int
+    ) -> tuple[int, int, int | None, int]:
+        """(spent, live reservations, budget set in the database, expired reservations), in
+        micro-dollars, read by ONE statement so they come from one snapshot: a settlement
+        (cost added + reservation removed, one transaction) is seen entirely or not at all."""
         t = ai_cost_tracking.c
-        spent = (
-            await conn.execute(select(func.sum(t.total_cost)).where(t.date == day))
-        ).scalar_one()
         r = ai_budget_reservations.c
-        reserved = (
-            await conn.execute(
-                select(func.sum(r.amount_micro)).where(r.day == day, r.expires_at_us > now_us)
-            )
-        ).scalar_one()
-        spent_dec = from_real(spent) or ZERO
+        spent = select(func.sum(t.total_cost)).where(t.date == day).scalar_subquery()
+        live = (
+            select(func.sum(r.amount_micro))
+            .where(r.day == day, r.expires_at_us > now_us)
+            .scalar_subquery()
+        )
+        limit = select(ai_budget_limit.c.daily_budget_micro).limit(1).scalar_subquery()
+        expired = (
+            select(func.count()).where(r.day == day, r.expires_at_us <= now_us).scalar_subquery()
+        )
+        row = (await conn.execute(select(spent, live, limit, expired))).one()
+        spent_dec = from_real(row[0]) or ZERO
         # REAL sums carry float noise; the nearest micro-dollar is the spend.
         spent_micro = int((spent_dec / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
-        return spent_micro, int(reserved or 0)
+        override = None if row[2] is None else int(row[2])
+        return spent_micro, int(row[1] or 0), override, int(row[3] or 0)
 
     async def reserve_ai_budget(
         self,
@@ -114,21 +130,20 @@ class AIRepoMixin(RepositoryBase):
         r = ai_budget_reservations.c
         async with self.transaction(f"reserving ${amount} of AI budget") as conn:
             await self._lock_day(conn, d)
-            await conn.execute(
-                delete(ai_budget_reservations).where(r.day == d, r.expires_at_us <= now_us)
-            )
-            spent, reserved = await self._spend_micro(conn, d, now_us)
-            override = (
-                await conn.execute(select(ai_budget_limit.c.daily_budget_micro))
-            ).scalar_one_or_none()
+            spent, reserved, override, expired = await self._budget_state(conn, d, now_us)
+            if expired:
+                await conn.execute(
+                    delete(ai_budget_reservations).where(r.day == d, r.expires_at_us <= now_us)
+                )
             budget_micro = (
-                int(override)
+                override
                 if override is not None
                 else int((budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
             )
             if spent + reserved + _micro_up(amount) > budget_micro:
                 return None
-            rid = uuid.uuid4().hex
+            # The id carries the day, so settling needs no lookup.
+            rid = f"{d}:{uuid.uuid4().hex}"
             await conn.execute(
                 insert(ai_budget_reservations).values(
                     id=rid,
@@ -180,13 +195,9 @@ class AIRepoMixin(RepositoryBase):
         async with self.transaction(f"recording an analysis of {analysis.ticker}") as conn:
             day = timestamp.astimezone(UTC).date()
             if reservation_id is not None:
-                booked = (
-                    await conn.execute(select(r.day).where(r.id == reservation_id))
-                ).scalar_one_or_none()
-                if booked is not None:
-                    day = date.fromisoformat(booked)
-            if reservation_id is not None or analysis.cost > 0:
-                await self._lock_day(conn, day_text(day))
+                day = _reservation_day(reservation_id, day)
+            # No day lock here: a reservation reads spend and reservations in one statement
+            # (one snapshot), and this transaction changes both at once.
             new_id = (
                 await conn.execute(
                     insert(market_analyses).values(**values).returning(market_analyses.c.id)
@@ -230,7 +241,7 @@ class AIRepoMixin(RepositoryBase):
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
         """(settled spend from ``ai_cost_tracking``, live reservations) for the UTC ``day``."""
         async with self.connection(f"reading AI spend for {day}") as conn:
-            spent, reserved = await self._spend_micro(conn, day_text(day), _epoch_us(now))
+            spent, reserved, _, _ = await self._budget_state(conn, day_text(day), _epoch_us(now))
         return Decimal(spent) * MICRO, Decimal(reserved) * MICRO
 
     async def latest_analysis(
