@@ -1,10 +1,13 @@
 """The analyst's queries: analyses with their cost, budget reservations, spend per day.
 
-Every budget-affecting write starts by upserting the day's row in ``ai_budget_days``. That
-first statement takes the row lock on PostgreSQL and the database write lock on SQLite (WAL,
-a deferred transaction whose first statement writes), and both are held to commit, so the
-"spent + reserved + this call <= budget" check and its reservation happen as one serialised
-step per UTC day, across every process that shares the database.
+A reservation starts by upserting the day's row in ``ai_budget_days``. That first statement
+takes the row lock on PostgreSQL and the database write lock on SQLite (WAL, a deferred
+transaction whose first statement writes), and both are held to commit, so the "spent +
+reserved + this call <= budget" check and its reservation happen as one serialised step per
+UTC day, across every process that shares the database. The check reads spend and
+reservations in one statement (one snapshot); a settlement adds the cost and removes the
+reservation in one transaction, so the check sees it entirely or not at all and never
+under-counts.
 """
 
 from __future__ import annotations
