@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalbot.adapters.simulated.errors import EngineError
+from kalbot.adapters.simulated.events import BookDelta, EngineEvent, FillEvent, TradeEvent
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.records import FillRecord, SelfTradePrevention
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.fees import FeeType
-from kalbot.domain.market import MarketResult
+from kalbot.domain.market import MarketResult, OrderBook
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce, V2Order
 from simulated.helpers import spec
 
@@ -202,3 +203,44 @@ def test_a_long_seeded_flow_trades_a_lot_and_keeps_every_invariant() -> None:
     for t, result in zip(TICKERS, (MarketResult.YES, MarketResult.NO), strict=True):
         ex.settle(t, result)
     _check(ex)
+
+
+def test_book_deltas_rebuild_the_book_and_every_fill_is_announced() -> None:
+    """A listener that only sees events can mirror every book exactly (what WS clients do)."""
+    rng = random.Random(2)
+    ex = _fresh()
+    mirror = {t: OrderBook(t) for t in TICKERS}
+    fills: list[FillRecord] = []
+    trades = 0
+
+    def listen(event: EngineEvent) -> None:
+        nonlocal trades
+        if isinstance(event, BookDelta):
+            mirror[event.ticker].apply_delta(event.side, event.price, event.delta)
+        elif isinstance(event, FillEvent):
+            fills.append(event.fill)
+        elif isinstance(event, TradeEvent):
+            trades += 1
+
+    ex.subscribe(listen)
+    for n in range(600):
+        kind = rng.choice(["place", "take", "take", "cancel", "decrease", "amend"])
+        if kind in ("place", "take"):
+            op: tuple[object, ...] = (
+                kind, rng.randrange(3), rng.choice(TICKERS),
+                rng.choice([BookSide.BID, BookSide.ASK]),
+                rng.randint(0, 2) if kind == "take" else rng.randint(35, 65),
+                rng.randint(1, 1500), rng.choice(list(TimeInForce)), False, False,
+                rng.choice(list(SelfTradePrevention)),
+            )  # fmt: skip
+        else:
+            op = (kind, rng.randrange(3), rng.randrange(40), rng.randint(35, 65),
+                  rng.randint(1, 1500))  # fmt: skip
+        _run(ex, op, n)
+        for t in TICKERS:
+            book = ex.orderbook(t)
+            assert (mirror[t].yes, mirror[t].no) == (book.yes, book.no), (n, op)
+    assert trades == len(ex.trades()) > 10
+    assert sorted(f.fill_id for f in fills) == sorted(
+        f.fill_id for a in ACCOUNTS for f in ex.fills(a)
+    )
