@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -30,24 +30,23 @@ from kalbot.adapters.kalshi.ws_events import OrderbookDelta, parse_message
 from kalbot.domain.market import Market
 from kalbot.domain.prices import Side
 
-T = TypeVar("T")
 
-
-def best_of(fn: Callable[[], T], repeat: int = 3) -> tuple[T, float]:
-    """The fastest of ``repeat`` runs, with the garbage collector paused as timeit does: the
-    machine is shared, and the minimum is the least noisy estimate of the cost itself."""
-    best = float("inf")
-    result: T | None = None
+def interleaved(fns: list[Callable[[], object]], repeat: int = 5) -> list[float]:
+    """The fastest of ``repeat`` rounds for each function, the functions taking turns within a
+    round and the garbage collector paused as timeit does. The machine is shared: turns expose
+    baseline and ours to the same bursts of load, and the minimum is the least noisy cost."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            result, seconds = timed(fn)
-        finally:
-            gc.enable()
-        best = min(best, seconds)
-    assert result is not None
-    return result, best
+        for i, fn in enumerate(fns):
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return best
 
 
 def market(i: int, rng: random.Random) -> dict[str, Any]:
@@ -138,16 +137,18 @@ def bench_markets(n: int) -> bool:
     rng = random.Random(1)
     body = json.dumps({"markets": [market(i, rng) for i in range(n)], "cursor": ""}).encode()
     print(f"-- {n:,} market objects, {len(body) / 1e6:.1f} MB")
-    _, base_s = best_of(lambda: json.loads(body))
-    base = report("json.loads (baseline)", n, base_s, "markets")
-    page, wire_s = best_of(lambda: w.MarketsPageW.model_validate_json(body))
-    report("wire models (pydantic, from bytes)", n, wire_s, "markets")
+    page = w.MarketsPageW.model_validate_json(body)
 
     def cold_convert() -> list[Market]:
-        convert.clear_caches()  # no help from an earlier repetition
+        convert.clear_caches()  # no help from an earlier round
         return [convert.market(m) for m in page.markets]
 
-    domain, conv_s = best_of(cold_convert)
+    base_s, wire_s, conv_s = interleaved(
+        [lambda: json.loads(body), lambda: w.MarketsPageW.model_validate_json(body), cold_convert]
+    )
+    base = report("json.loads (baseline)", n, base_s, "markets")
+    report("wire models (pydantic, from bytes)", n, wire_s, "markets")
+    domain = cold_convert()
     assert len(domain) == n and domain[0].quote.yes_bid is not None
     ours = report("wire + domain Market (Decimal)", n, wire_s + conv_s, "markets")
     return ratio("markets: ours vs json.loads (cost <= 5x)", ours, base, 0.2)
@@ -157,9 +158,12 @@ def bench_deltas(n: int) -> bool:
     frames = delta_frames(n, random.Random(2))
     deltas = frames[1:]
     print(f"-- {n:,} order-book delta frames")
-    _, base_s = best_of(lambda: [json.loads(f) for f in deltas])
+    base_s, parse_s = interleaved(
+        [lambda: [json.loads(f) for f in deltas], lambda: [parse_message(f) for f in deltas]],
+        repeat=3,
+    )
     base = report("json.loads (baseline)", n, base_s, "deltas")
-    parsed, parse_s = best_of(lambda: [parse_message(f) for f in deltas])
+    parsed = [parse_message(f) for f in deltas]
     ours = report("parse_message -> OrderbookDelta", n, parse_s, "deltas")
     ok = ratio("deltas: parse vs json.loads (cost <= 5x)", ours, base, 0.2)
 

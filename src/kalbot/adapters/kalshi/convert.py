@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from kalbot.adapters.kalshi import numbers
 from kalbot.adapters.kalshi import wire as w
 from kalbot.adapters.kalshi.errors import WireError
 from kalbot.domain.fees import FeeType
@@ -48,50 +49,15 @@ _RESULTS = {
 }
 
 
-# Kalshi sends the same few thousand price and count strings over and over ("0.4200", "10.00");
-# Decimals are immutable, so parsed values are shared. Bounded so a hostile feed cannot grow it.
-_PRICES: dict[str, Decimal] = {}
-_NUMBERS: dict[str, Decimal] = {}
-_CACHE_LIMIT = 50_000
-
-
 def clear_caches() -> None:
     """Forget the shared parsed values (benchmarks measure cold parsing with this)."""
-    _PRICES.clear()
-    _NUMBERS.clear()
+    numbers.clear_caches()
     _GRIDS.clear()
-
-
-def _cached_price(value: str, field: str, ticker: str) -> Decimal:
-    d = _PRICES.get(value)
-    if d is None:
-        d = parse_price(value, field, ticker)
-        if len(_PRICES) < _CACHE_LIMIT:
-            _PRICES[value] = d
-    return d
-
-
-def _cached_number(value: str | int, field: str, ticker: str) -> Decimal:
-    if type(value) is not str:
-        return parse_decimal(value, field, ticker)
-    d = _NUMBERS.get(value)
-    if d is None:
-        try:
-            d = Decimal(value)
-        except InvalidOperation:
-            d = None
-        if d is None or not d.is_finite() or "_" in value:
-            d = parse_decimal(value, field, ticker)  # raises the error naming field and ticker
-            if "_" in value:  # Decimal("1_000") == 1000; Kalshi never sends that
-                raise PriceError(field, value, ticker, "not a plain decimal number")
-        if len(_NUMBERS) < _CACHE_LIMIT:
-            _NUMBERS[value] = d
-    return d
 
 
 def _price(dollars: str | None, cents: int | None, field: str, ticker: str) -> Decimal | None:
     if dollars is not None:
-        return _cached_price(dollars, field, ticker)
+        return numbers.price(dollars, field, ticker)
     if cents is not None:
         p = cents_to_dollars(cents, field.removesuffix("_dollars"), ticker)
         if not ZERO <= p <= ONE:
@@ -108,12 +74,8 @@ def _required_price(dollars: str | None, cents: int | None, field: str, ticker: 
 
 
 def _count(fp: str | int | None, legacy: int | None, field: str, ticker: str) -> Decimal | None:
-    if type(fp) is str:
-        hit = _NUMBERS.get(fp)
-        if hit is not None and hit >= 0:  # the common case: a count seen before
-            return hit
     if fp is not None:
-        value = _cached_number(fp, field, ticker)
+        value = numbers.number(fp, field, ticker)
     elif legacy is not None:
         value = parse_decimal(legacy, field.removesuffix("_fp"), ticker)
     else:

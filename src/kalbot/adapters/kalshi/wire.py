@@ -28,6 +28,8 @@ class PriceRangeW(Wire):
 
 
 class MarketW(Wire):
+    """A market; only the fields the bot reads are declared (parsing cost grows with them)."""
+
     ticker: str
     event_ticker: str = ""
     market_type: str = "binary"
@@ -36,11 +38,8 @@ class MarketW(Wire):
     yes_sub_title: str = ""
     no_sub_title: str = ""
     status: str = ""
-    created_time: datetime | None = None
-    updated_time: datetime | None = None
     open_time: datetime | None = None
     close_time: datetime | None = None
-    expected_expiration_time: datetime | None = None
     expiration_time: datetime | None = None
     latest_expiration_time: datetime | None = None
     settlement_ts: datetime | None = None
@@ -49,8 +48,7 @@ class MarketW(Wire):
     yes_bid_size_fp: str | None = None
     yes_ask_dollars: str | None = None
     yes_ask_size_fp: str | None = None
-    no_bid_dollars: str | None = None
-    no_ask_dollars: str | None = None
+    # no_bid/no_ask are 1 - yes_ask / 1 - yes_bid; the domain Quote derives them
     last_price_dollars: str | None = None
     volume_fp: str | None = None
     volume_24h_fp: str | None = None
@@ -59,15 +57,11 @@ class MarketW(Wire):
     # legacy integer fields (cents / whole contracts), still found in old recordings
     yes_bid: int | None = None
     yes_ask: int | None = None
-    no_bid: int | None = None
-    no_ask: int | None = None
     last_price: int | None = None
     volume: int | None = None
     volume_24h: int | None = None
     open_interest: int | None = None
-    tick_size: int | None = None
     result: str | None = ""
-    can_close_early: bool | None = None
     strike_type: str | None = ""
     floor_strike: Num | None = None
     cap_strike: Num | None = None

@@ -265,6 +265,11 @@ class KalshiWebSocket:
             self.malformed += 1
             log.warning("skipping malformed websocket message: %s", e)
             return []
+        # the hot path: an in-sequence delta to a live book
+        if type(event) is OrderbookDelta and self._last_seq.get(event.sid) == event.seq - 1:
+            self._last_seq[event.sid] = event.seq
+            self._apply_delta(event)
+            return [event]
         if isinstance(event, Subscribed):
             sub = self._by_id.get(event.id) if event.id is not None else None
             if sub is not None:
@@ -286,10 +291,14 @@ class KalshiWebSocket:
                 return [gap]
             self._apply_delta(event)
             return [event]
-        seq = getattr(event, "seq", None)
-        sid = getattr(event, "sid", None)
-        if isinstance(seq, int) and isinstance(sid, int) and sid in self._last_seq:
-            gap = await self._check_seq(sid, seq, False)
+        other_seq = getattr(event, "seq", None)
+        other_sid = getattr(event, "sid", None)
+        if (
+            isinstance(other_seq, int)
+            and isinstance(other_sid, int)
+            and other_sid in self._last_seq
+        ):
+            gap = await self._check_seq(other_sid, other_seq, False)
             return [event] if gap is None else [gap, event]
         return [event]
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from kalbot.adapters.kalshi import numbers
 from kalbot.domain.market import Quote
 from kalbot.domain.prices import ONE, ZERO, PriceError, Side, cents_to_dollars, parse_decimal
 
@@ -23,6 +24,8 @@ class MalformedMessage(ValueError):
 
 def _d(msg: dict[str, Any], key: str, ticker: str, legacy: str | None = None) -> Decimal | None:
     value = msg.get(key)
+    if type(value) is str:
+        return numbers.number(value, key, ticker)
     if value is not None:
         return parse_decimal(value, key, ticker)
     if legacy is not None and msg.get(legacy) is not None:
@@ -32,6 +35,8 @@ def _d(msg: dict[str, Any], key: str, ticker: str, legacy: str | None = None) ->
 
 def _price(msg: dict[str, Any], key: str, ticker: str, legacy: str | None = None) -> Decimal | None:
     value = msg.get(key)
+    if type(value) is str:
+        return numbers.price(value, key, ticker)
     if value is not None:
         p = parse_decimal(value, key, ticker)
     elif legacy is not None and msg.get(legacy) is not None:
@@ -96,8 +101,10 @@ class OrderbookSnapshot:
     no: tuple[tuple[Decimal, Decimal], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: the hottest message type, and frozen init costs ~2x
 class OrderbookDelta:
+    """``level[side][price] += delta``; ``price`` as sent (see ``OrderbookSnapshot``)."""
+
     sid: int
     seq: int
     ticker: str
@@ -105,7 +112,11 @@ class OrderbookDelta:
     price: Decimal
     delta: Decimal
     client_order_id: str | None = None
-    ts: datetime | None = None
+    ts_ms: int | None = None
+
+    @property
+    def ts(self) -> datetime | None:
+        return None if self.ts_ms is None else datetime.fromtimestamp(self.ts_ms / 1000, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +267,26 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
+def _delta(msg: dict[str, Any], sid: Any, seq: Any) -> OrderbookDelta:
+    t = msg.get("market_ticker")
+    if not isinstance(t, str):
+        raise MalformedMessage("orderbook_delta without market_ticker")
+    ts = msg.get("ts_ms")
+    if not isinstance(ts, int):
+        legacy_ts = msg.get("ts")  # seconds, deprecated
+        ts = legacy_ts * 1000 if isinstance(legacy_ts, int) else None
+    return OrderbookDelta(
+        _int(sid, "sid"),
+        _int(seq, "seq"),
+        t,
+        _side(msg.get("side"), "orderbook_delta"),
+        _req(_price(msg, "price_dollars", t, "price"), "price_dollars", t),
+        _req(_d(msg, "delta_fp", t, "delta"), "delta_fp", t),
+        msg.get("client_order_id"),
+        ts,
+    )
+
+
 _NEEDS_TICKER = frozenset(
     {"ticker", "trade", "fill", "user_order", "market_position", "market_lifecycle_v2"}
 )
@@ -266,6 +297,8 @@ def _parse(data: dict[str, Any]) -> Event:
     msg = data.get("msg")
     sid = data.get("sid")
     seq = data.get("seq")
+    if kind == "orderbook_delta" and isinstance(msg, dict):  # by far the most frequent
+        return _delta(msg, sid, seq)
     if kind == "subscribed":
         if not isinstance(msg, dict):
             raise MalformedMessage("subscribed without msg")
@@ -280,18 +313,6 @@ def _parse(data: dict[str, Any]) -> Event:
     if not isinstance(msg, dict):
         raise MalformedMessage(f"{kind} message without an object msg")
     ticker = msg.get("market_ticker") or msg.get("ticker")
-    if kind == "orderbook_delta":
-        t = str(ticker)
-        return OrderbookDelta(
-            sid=_int(sid, "sid"),
-            seq=_int(seq, "seq"),
-            ticker=t,
-            side=_side(msg.get("side"), kind),
-            price=_req(_price(msg, "price_dollars", t, "price"), "price_dollars", t),
-            delta=_req(_d(msg, "delta_fp", t, "delta"), "delta_fp", t),
-            client_order_id=msg.get("client_order_id"),
-            ts=_ts(msg, "ts_ms", "ts"),
-        )
     if kind == "orderbook_snapshot":
         t = str(ticker)
         return OrderbookSnapshot(
