@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +17,7 @@ from kalbot.adapters.store.repository import Repository, create_repository
 from kalbot.analysis.service import AnalystConfig, RecordedAnalyst
 from kalbot.config import ConfigError, Settings
 from kalbot.domain.clock import SystemClock
+from kalbot.domain.snapshot import Snapshot
 from kalbot.engine import EngineConfig, ExitRules, TradingEngine
 from kalbot.ports import Analyst, Broker, Clock, MarketData
 from kalbot.recorder import LiveDataRecorder
@@ -237,3 +238,17 @@ async def build_trading_app(
         spend=repo,
     )
     return TradingApp(engine, repo, mode, where, [close])
+
+
+async def replay_snapshots(
+    s: Settings, *, start: datetime, end: datetime, url: str | None = None
+) -> list[Snapshot]:
+    """The ``market_snapshots`` rows in [start, end) of the configured database (or ``url``),
+    oldest first: what ``kalbot sim serve --scenario replay`` serves."""
+    db = s.database if url is None else s.database.model_copy(update={"url": url})
+    repo = create_repository(db)
+    await repo.initialize(upgrade=False)
+    try:
+        return [snap async for snap in repo.stream_snapshots(start, end)]
+    finally:
+        await repo.close()
