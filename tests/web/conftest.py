@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -57,23 +58,39 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seeded_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One seeded database per dialect, shared by a module's tests: the dashboard only reads,
-    so sharing is safe, and migrating and seeding once keeps the suite fast."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('web') / 'kalbot.db'}"
-        asyncio.run(seed(url))
-        yield url
-        return
+def _seed_elsewhere(url: str) -> None:
+    # A thread of its own: a session fixture may be set up while Playwright's sync API keeps
+    # an event loop running in the main thread.
+    worker = threading.Thread(target=lambda: asyncio.run(seed(url)))
+    worker.start()
+    worker.join()
+
+
+@pytest.fixture(scope="session")
+def sqlite_seeded(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The seeded SQLite database, for tests whose subject does not depend on the dialect."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('web') / 'kalbot.db'}"
+    _seed_elsewhere(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_seeded() -> Iterator[str]:
     url = make_postgres_database()
     try:
-        asyncio.run(seed(url))
+        _seed_elsewhere(url)
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def seeded_url(request: pytest.FixtureRequest) -> str:
+    """One seeded database per dialect, shared by the whole session: the dashboard only
+    reads, so sharing is safe, and migrating and seeding once keeps the suite fast."""
+    url = request.getfixturevalue(f"{'sqlite' if request.param == 'sqlite' else 'postgres'}_seeded")
+    assert isinstance(url, str)
+    return url
 
 
 @pytest.fixture
@@ -86,4 +103,10 @@ def exports(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(seeded_url: str, exports: Path) -> Iterator[TestClient]:
     with make_client(seeded_url, exports) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_client(sqlite_seeded: str, exports: Path) -> Iterator[TestClient]:
+    with make_client(sqlite_seeded, exports) as c:
         yield c

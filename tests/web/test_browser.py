@@ -9,24 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from kalbot.domain.clock import ManualClock
-from kalbot.web.app import create_app
-from kalbot.web.db import create_read_engine
-from kalbot.web.reader import Reader
-
-from .conftest import make_config
-from .seed import BTC, FED, NOW
+from .live import serve, stop
+from .seed import BTC, FED
 
 pytestmark = pytest.mark.browser
 
@@ -51,59 +41,6 @@ def _chromium() -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Live:
-    base: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-
-def _serve(url: str, exports: Path, token: str | None) -> Live:
-    reader = Reader(
-        create_read_engine(url), make_config(exports, refresh_seconds=1), ManualClock(NOW)
-    )
-    host_semantics = "0.0.0.0" if token else "127.0.0.1"  # as if bound off loopback
-    app = create_app(reader, token=token, host=host_semantics, dispose_engine=True)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the dashboard did not start")
-        time.sleep(0.05)
-    return Live(f"http://127.0.0.1:{port}", server, thread)
-
-
-def _stop(live: Live) -> None:
-    live.server.should_exit = True
-    live.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def sqlite_seeded(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import asyncio
-
-    from .seed import seed
-
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('browser') / 'kalbot.db'}"
-    # Playwright's sync API keeps an event loop running in this thread: seed in another.
-    worker = threading.Thread(target=lambda: asyncio.run(seed(url)))
-    worker.start()
-    worker.join()
-    return url
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +98,7 @@ def _only_local(requests: list[str], base: str) -> None:
 def test_every_page_shows_its_numbers_and_charts(
     playwright_browser: Browser, sqlite_seeded: str, browser_exports: Path
 ) -> None:
-    live = _serve(sqlite_seeded, browser_exports, token=None)
+    live = serve(sqlite_seeded, browser_exports, token=None)
     requests: list[str] = []
     p = _page(playwright_browser, requests)
     try:
@@ -219,14 +156,14 @@ def test_every_page_shows_its_numbers_and_charts(
         p.wait_for_url("**/report.html")
         assert "Backtest 2026-11-20" in p.inner_text("h1")
     finally:
-        _stop(live)
+        stop(live)
     _only_local(requests, live.base)
 
 
 def test_numbers_refresh_without_a_full_reload(
     playwright_browser: Browser, sqlite_seeded: str, browser_exports: Path
 ) -> None:
-    live = _serve(sqlite_seeded, browser_exports, token=None)
+    live = serve(sqlite_seeded, browser_exports, token=None)
     requests: list[str] = []
     p = _page(playwright_browser, requests)
     try:
@@ -237,14 +174,14 @@ def test_numbers_refresh_without_a_full_reload(
         assert p.evaluate("window.__sameDocument") == 42
         assert "−$2.43" in p.inner_text("[data-testid=pnl-today]")
     finally:
-        _stop(live)
+        stop(live)
     _only_local(requests, live.base)
 
 
 def test_the_token_is_enforced_off_loopback(
     playwright_browser: Browser, sqlite_seeded: str, browser_exports: Path
 ) -> None:
-    live = _serve(sqlite_seeded, browser_exports, token=TOKEN)
+    live = serve(sqlite_seeded, browser_exports, token=TOKEN)
     requests: list[str] = []
     p = _page(playwright_browser, requests)
     try:
@@ -260,5 +197,5 @@ def test_the_token_is_enforced_off_loopback(
         assert resp is not None and resp.status == 200  # the cookie carries the token from now on
         assert TOKEN not in " ".join(requests[-3:])
     finally:
-        _stop(live)
+        stop(live)
     _only_local(requests, live.base)

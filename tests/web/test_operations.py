@@ -49,7 +49,9 @@ def test_health_is_503_when_the_last_cycle_is_stale(seeded_url: str, exports: Pa
     assert [x["name"] for x in bad] == ["last_cycle"] and "40s ago" in bad[0]["detail"]
 
 
-def test_health_is_503_when_the_exchange_does_not_answer(seeded_url: str, exports: Path) -> None:
+def test_health_is_503_when_the_exchange_does_not_answer(sqlite_seeded: str, exports: Path) -> None:
+    seeded_url = sqlite_seeded
+
     async def down() -> str:
         raise ConnectionError("connection refused")
 
@@ -141,8 +143,8 @@ def test_loopback_needs_no_token(host: str) -> None:
 
 
 @pytest.fixture
-def guarded(seeded_url: str, exports: Path) -> Iterator[TestClient]:
-    with make_client(seeded_url, exports, token=TOKEN, host="0.0.0.0") as c:
+def guarded(sqlite_seeded: str, exports: Path) -> Iterator[TestClient]:
+    with make_client(sqlite_seeded, exports, token=TOKEN, host="0.0.0.0") as c:
         yield c
 
 
@@ -185,7 +187,8 @@ def test_the_dashboard_is_read_only(client: TestClient, seeded_url: str) -> None
         asyncio.run(try_write())
 
 
-def test_security_headers_forbid_other_origins(client: TestClient) -> None:
+def test_security_headers_forbid_other_origins(sqlite_client: TestClient) -> None:
+    client = sqlite_client
     csp = client.get("/").headers["content-security-policy"]
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
@@ -222,7 +225,10 @@ def test_live_enabled_in_settings_shows_live_until_the_engine_says_otherwise(
         assert (s["mode"], s["environment"]) == ("LIVE", "production")
 
 
-def test_backtest_runs_are_listed_and_their_files_served(client: TestClient, exports: Path) -> None:
+def test_backtest_runs_are_listed_and_their_files_served(
+    sqlite_client: TestClient, exports: Path
+) -> None:
+    client = sqlite_client
     run = exports / "2026-11-20_standard"
     run.mkdir()
     (run / "metrics.json").write_text('{"metrics": {"total_return": "0.042", "trades": 17}}')
@@ -242,22 +248,23 @@ def test_backtest_runs_are_listed_and_their_files_served(client: TestClient, exp
         assert client.get(bad).status_code == 404, bad
 
 
-def test_partial_refresh_returns_only_the_content(client: TestClient) -> None:
+def test_partial_refresh_returns_only_the_content(sqlite_client: TestClient) -> None:
+    client = sqlite_client
     full = client.get("/")
     part = client.get("/", headers={"X-Partial": "1"})
     assert "<html" in full.text and "<html" not in part.text
     assert 'data-testid="pnl-today"' in part.text and 'data-testid="banner"' in part.text
 
 
-def test_create_app_refuses_off_loopback_without_token(seeded_url: str) -> None:
-    reader = Reader(create_read_engine(seeded_url), make_config(Path(".")), ManualClock(NOW))
+def test_create_app_refuses_off_loopback_without_token(sqlite_seeded: str) -> None:
+    reader = Reader(create_read_engine(sqlite_seeded), make_config(Path(".")), ManualClock(NOW))
     with pytest.raises(TokenRequired):
         create_app(reader, host="0.0.0.0")
 
 
-def test_clock_moves_the_cycle_age(seeded_url: str, exports: Path) -> None:
+def test_clock_moves_the_cycle_age(sqlite_seeded: str, exports: Path) -> None:
     clock = ManualClock(NOW)
-    reader = Reader(create_read_engine(seeded_url), make_config(exports), clock)
+    reader = Reader(create_read_engine(sqlite_seeded), make_config(exports), clock)
     with TestClient(create_app(reader, dispose_engine=True)) as c:
         assert c.get("/health").status_code == 200
         clock.advance(timedelta(hours=1))

@@ -82,7 +82,7 @@ async def analyses(
 
 @router.get("/analyses/{analysis_id}", response_model=AnalysisRow, summary="One analysis")
 async def analysis(
-    request: Request, analysis_id: Annotated[int, Path(ge=1, le=2**62)]
+    request: Request, analysis_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> AnalysisRow:
     row = await reader_of(request).analysis(analysis_id)
     if row is None:
