@@ -38,8 +38,8 @@ async def _rows(repo: object, sql: str) -> list[dict[str, object]]:
 
 
 async def _run(db_url: str, tmp_path: Path) -> None:
-    faults = FaultConfig(drop_after_accept_rate=0.3, seed=11)
-    with served(tmp_path, faults=faults) as w:
+    faults = FaultConfig(drop_after_accept_rate=0.5, seed=11)
+    with served(tmp_path, faults=faults, speed=7200.0) as w:
         write_params(tmp_path / "m.json")
         s = w.settings(db_url)
         bot = await build_trading_app(s, mode="paper", clock=w.world.clock)
