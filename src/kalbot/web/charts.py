@@ -7,6 +7,7 @@ only here, as screen coordinates.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,11 +68,19 @@ def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
     return ticks
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _t(text: str) -> Markup:
+    """Text for SVG: escaped, and without the control characters XML cannot carry."""
+    return escape(_NOT_XML.sub("", text))
+
+
 def _empty(title: str, message: str, width: int = WIDTH) -> Markup:
     return Markup(
         f'<svg class="chart empty" viewBox="0 0 {width} 80" role="img" '
-        f'aria-label="{escape(title)}"><text x="{width / 2}" y="44" text-anchor="middle" '
-        f'fill="{INK}">{escape(message)}</text></svg>'
+        f'aria-label="{_t(title)}"><text x="{width / 2}" y="44" text-anchor="middle" '
+        f'fill="{INK}">{_t(message)}</text></svg>'
     )
 
 
@@ -84,8 +93,8 @@ def _frame(title: str, y_lo: float, y_hi: float, x_lo: float, x_hi: float, axis:
     w, h = axis.width, axis.height
     parts = [
         f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
-        f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
-        f"<title>{escape(title)}</title>",
+        f'aria-label="{_t(title)}" preserveAspectRatio="xMidYMid meet">',
+        f"<title>{_t(title)}</title>",
     ]
     sy = _scale(y_lo, y_hi, h - PAD_B, PAD_T)
     for v in nice_ticks(y_lo, y_hi):
@@ -94,13 +103,13 @@ def _frame(title: str, y_lo: float, y_hi: float, x_lo: float, x_hi: float, axis:
             f'<line x1="{PAD_L}" x2="{w - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
-            f'fill="{INK}">{escape(axis.fmt(v))}</text>'
+            f'fill="{INK}">{_t(axis.fmt(v))}</text>'
         )
     for x, anchor in ((x_lo, "start"), (x_hi, "end")):
         px = PAD_L if anchor == "start" else w - PAD_R
         parts.append(
             f'<text x="{px}" y="{h - 8}" text-anchor="{anchor}" font-size="12" '
-            f'fill="{INK}">{escape(axis.x_fmt(x))}</text>'
+            f'fill="{INK}">{_t(axis.x_fmt(x))}</text>'
         )
     return "".join(parts)
 
@@ -165,7 +174,7 @@ def line_chart(
         )
         parts.append(
             f'<polygon class="marker" points="{tri}" fill="{m.color}" stroke="#fff">'
-            f"<title>{escape(m.label)}</title></polygon>"
+            f"<title>{_t(m.label)}</title></polygon>"
         )
     parts.append(_legend(series))
     parts.append("</svg>")
@@ -181,7 +190,7 @@ def _legend(series: Sequence[Series]) -> str:
         out.append(
             f'<rect x="{x}" y="{PAD_T + 2}" width="12" height="3" fill="{s.color}"/>'
             f'<text x="{x + 16}" y="{PAD_T + 7}" font-size="11" fill="{INK}">'
-            f"{escape(s.label)}</text>"
+            f"{_t(s.label)}</text>"
         )
         x += 24 + 7 * len(s.label)
     return "".join(out)
@@ -224,7 +233,7 @@ def bar_chart(
         color = UP if v >= 0 else DOWN
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{top:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-            f'fill="{color}"><title>{escape(label)}: {escape(fmt(float(v)))}</title></rect>'
+            f'fill="{color}"><title>{_t(label)}: {_t(fmt(float(v)))}</title></rect>'
         )
     parts.append(
         f'<line x1="{PAD_L}" x2="{width - PAD_R}" y1="{zero:.1f}" y2="{zero:.1f}" '

@@ -96,7 +96,8 @@ async def latest_marks(conn: AsyncConnection, tickers: set[str]) -> dict[str, Ma
     return marks
 
 
-def position_row(r: Row[Any], marks: dict[str, Mark]) -> PositionRow:
+def position_row(r: Any, marks: dict[str, Mark]) -> PositionRow:
+    """One ``positions`` row (anything with its columns as attributes) as the API shows it."""
     side = Side(r.side)
     quantity = int(r.quantity)
     entry = dec0(r.entry_price)
