@@ -163,6 +163,10 @@ async def test_buy_yes_and_buy_no_fill_at_the_book_with_kalshi_fees(venue: Venue
         D(5),
     )
     assert f_no.fee == taker_fee(D(5), D("0.60"))
+    assert (f_yes.client_order_id, f_no.client_order_id) == ("c-yes", "c-no")
+    # a fresh broker (a restart) still learns each fill's client_order_id from its order
+    again = {f.ticker: f for f in await KalshiBroker(venue.client).fills()}
+    assert (again[YES_MKT].client_order_id, again[NO_MKT].client_order_id) == ("c-yes", "c-no")
     assert await broker.positions() == {YES_MKT: D(10), NO_MKT: D(-5)}
     cost = D("4.50") + f_yes.fee + D("3.00") + f_no.fee
     assert await broker.balance() == D(1000) - cost

@@ -12,6 +12,7 @@ import pytest
 
 from kalbot.adapters.kalshi.broker import KalshiBroker
 from kalbot.adapters.kalshi.convert import market as to_market
+from kalbot.adapters.kalshi.errors import NotFound
 from kalbot.adapters.kalshi.market_data import KalshiMarketData
 from kalbot.adapters.kalshi.wire import MarketW
 from kalbot.domain.fees import FeeType
@@ -32,6 +33,7 @@ class FakeKalshi:
         self.fills: list[dict[str, Any]] = []
         self.series_calls: list[str] = []
         self.cancelled: list[str] = []
+        self.order_lookups: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/trade-api/v2")
@@ -48,6 +50,9 @@ class FakeKalshi:
             return httpx.Response(
                 200, json={"markets": pages[cursor], "cursor": "p2" if cursor is None else ""}
             )
+        if path == "/historical/markets/KXOLD-25JAN-T1":
+            old = market_json("KXOLD-25JAN-T1", status="finalized", result="yes")
+            return httpx.Response(200, json={"market": old})
         if path.startswith("/series/"):
             ticker = path.rsplit("/", 1)[1]
             self.series_calls.append(ticker)
@@ -97,6 +102,20 @@ class FakeKalshi:
             )
         if path == "/portfolio/balance":
             return httpx.Response(200, json={"balance": 123456, "balance_dollars": "1234.5600"})
+        if path.startswith("/portfolio/orders/"):
+            oid = path.rsplit("/", 1)[1]
+            self.order_lookups.append(oid)
+            return httpx.Response(
+                200,
+                json={
+                    "order": {
+                        "order_id": oid,
+                        "client_order_id": f"coid-{oid}",
+                        "ticker": "T",
+                        "status": "executed",
+                    }
+                },
+            )
         if path == "/portfolio/orders":
             return httpx.Response(
                 200,
@@ -257,6 +276,9 @@ async def test_fills_come_back_in_the_sides_own_price_space_with_fees() -> None:
     )
     assert [f.order_id for f in fills] == ["o-elsewhere", "o-yes", ack.order_id]  # oldest first
     assert all(f.count == D(4) for f in fills)
+    # REST fills carry no client_order_id: ours is remembered, others are looked up once
+    assert [f.client_order_id for f in fills] == ["coid-o-elsewhere", "coid-o-yes", "s"]
+    assert fake.order_lookups == ["o-elsewhere", "o-yes"]
 
 
 async def test_fills_since_filters_by_time() -> None:
@@ -280,3 +302,12 @@ async def test_positions_balance_resting_orders_and_cancel() -> None:
         assert (resting.order_id, resting.remaining_count) == ("o-9", D(2))
         await broker.cancel("o-9")
     assert fake.cancelled == ["o-9"]
+
+
+async def test_a_market_archived_past_the_cutoff_is_found_in_historical() -> None:
+    async with make_client(FakeKalshi()) as client:
+        md = KalshiMarketData(client)
+        old = await md.market("KXOLD-25JAN-T1")
+        assert old.result is not None and old.result.value == "yes"
+        with pytest.raises(NotFound, match="live or historical"):
+            await md.market("KXGONE-1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ class KalshiBroker:
     def __init__(self, client: KalshiClient) -> None:
         self.client = client
         self._intents: dict[str, convert.Direction] = {}  # order_id -> how we placed it
+        self._client_ids: dict[str, str] = {}  # order_id -> client_order_id
 
     async def place(self, intent: OrderIntent, market: Market) -> OrderAck:
         if intent.ticker != market.ticker:
@@ -41,18 +43,33 @@ class KalshiBroker:
         else:
             ack = convert.ack_from_create(result, order)
         self._intents[ack.order_id] = convert.direction_of(intent)
+        self._client_ids[ack.order_id] = ack.client_order_id or intent.client_order_id
         return ack
 
     async def cancel(self, order_id: str) -> None:
         await self.client.cancel_order(order_id)
 
+    async def _client_order_id(self, f: w.FillW) -> str:
+        """Kalshi's REST fills carry no ``client_order_id``; the order does (looked up once)."""
+        if f.client_order_id:
+            return f.client_order_id
+        known = self._client_ids.get(f.order_id)
+        if known is None:
+            order = await self.client.order(f.order_id)
+            known = self._client_ids[f.order_id] = order.client_order_id or ""
+        return known
+
     async def fills(self, since: datetime | None = None) -> Sequence[Fill]:
-        """Our fills (oldest first), in each side's own price space, with Kalshi's fee."""
+        """Our fills (oldest first), in each side's own price space, with Kalshi's fee and the
+        ``client_order_id`` of the order behind each."""
         filters = {"min_ts": int(since.timestamp())} if since is not None else {}
-        out = [
-            convert.fill(f, self._intents.get(f.order_id))
-            async for f in self.client.iter_fills(**filters)
-        ]
+        out = []
+        async for f in self.client.iter_fills(**filters):
+            fill = convert.fill(f, self._intents.get(f.order_id))
+            coid = await self._client_order_id(f)
+            out.append(
+                replace(fill, client_order_id=coid) if coid != fill.client_order_id else fill
+            )
         if since is not None:
             out = [f for f in out if f.ts >= since]  # min_ts is whole seconds
         return sorted(out, key=lambda f: f.ts)

@@ -54,7 +54,18 @@ class KalshiMarketData:
                 log.warning("skipping malformed market %s: %s", m.ticker, e)
 
     async def market(self, ticker: str) -> Market:
-        return await self._to_domain(await self.client.market(ticker))
+        """One market, open or not; one settled before the historical cutoff is looked up in
+        ``/historical/markets`` (the engine asks for results of markets that left the scan)."""
+        try:
+            wire_market = await self.client.market(ticker)
+        except NotFound:
+            try:
+                wire_market = await self.client.historical_market(ticker)
+            except NotFound:
+                raise NotFound(
+                    f"market {ticker} not found (live or historical)", status=404
+                ) from None
+        return await self._to_domain(wire_market)
 
     async def orderbook(self, ticker: str) -> OrderBook:
         return convert.orderbook(ticker, await self.client.orderbook(ticker))
