@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kalbot.adapters.store.repository import Repository, create_repository
 from kalbot.analysis.service import AnalystConfig, RecordedAnalyst
@@ -25,6 +25,11 @@ from kalbot.risk import RiskConfig, RiskManager
 from kalbot.screener import ScreenConfig, Screener
 from kalbot.strategy import Strategy, load_strategy
 from kalbot.strategy.builtin import StandardStrategy
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kalbot.web.health import ExchangeProbe
 
 Mode = Literal["paper", "live", "demo", "backtest"]
 
@@ -252,3 +257,36 @@ async def replay_snapshots(
         return [snap async for snap in repo.stream_snapshots(start, end)]
     finally:
         await repo.close()
+
+
+# ---- dashboard (kalbot.web) ---------------------------------------------------------------------
+
+
+def exchange_probe(s: Settings) -> ExchangeProbe | None:
+    """The dashboard's /health question to the configured exchange (Kalshi, its demo, or a
+    local stand-in): one quick attempt without retries, so a health check answers in seconds.
+    None when ``web.exchange_check`` is off."""
+    if not s.web.exchange_check:
+        return None
+    from kalbot.adapters.kalshi.client import KalshiClient
+
+    kalshi = s.kalshi.model_copy(
+        update={"max_retries": 0, "timeout_seconds": min(s.kalshi.timeout_seconds, 5.0)}
+    )
+
+    async def probe() -> str:
+        async with KalshiClient.from_settings(kalshi) as client:
+            status = await client.exchange_status()
+        exchange = "active" if status.exchange_active else "inactive"
+        trading = "open" if status.trading_active else "closed"
+        return f"exchange {exchange}, trading {trading}"
+
+    return probe
+
+
+def dashboard_app(s: Settings, host: str | None = None) -> FastAPI:
+    """The read-only dashboard over the configured database, with its own read-only engine.
+    Raises ``kalbot.web.security.TokenRequired`` for a non-loopback ``host`` without a token."""
+    from kalbot.web.app import build_app
+
+    return build_app(s, probe=exchange_probe(s), host=host)
