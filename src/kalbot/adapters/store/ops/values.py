@@ -263,24 +263,37 @@ def _normalise(value: Any, kind: Kind) -> str | None:
     return str(value)
 
 
+# Kinds whose raw driver values are already canonical on both databases (str / int), and
+# whose converter refuses anything else, so the checksum can take them as they come.
+_CANONICAL = frozenset({Kind.TEXT, Kind.INTEGER})
+
+
 class TableDigest:
     """A streaming sha256 over a table's rows, in primary-key order, of normalised values.
 
-    Each row is hashed as the ``repr`` of its list of normalised values (str or None), one per
-    line: unambiguous (quotes are escaped, NULL is a bare ``None``) and independent of how the
-    rows were batched. Tables without a primary key have no order both databases agree on, so
-    their digest is order-independent: the sum (mod 2**256) of each row's own sha256.
+    Each row is hashed as the ``repr`` of the list of its values, one row per line, with every
+    value that is not already canonical (timestamps, floats, booleans, ...) replaced by its
+    normalised text. ``repr`` is unambiguous (quotes escaped, NULL a bare ``None``, ``5`` is not
+    ``'5'``) and the result does not depend on how rows were batched. Tables without a primary
+    key have no order both databases agree on, so their digest is order-independent: the sum
+    (mod 2**256) of each row's own sha256.
     """
 
     def __init__(self, kinds: Sequence[Kind], ordered: bool = True) -> None:
-        self._normalisers = [normaliser(k) for k in kinds]
+        self._special = [(i, normaliser(k)) for i, k in enumerate(kinds) if k not in _CANONICAL]
+        self._width = len(kinds)
         self._ordered = ordered
         self._hash = hashlib.sha256()
         self._sum = 0
         self.rows = 0
 
     def _line(self, row: Sequence[Any]) -> str:
-        return repr([f(v) for f, v in zip(self._normalisers, row, strict=True)])
+        values = list(row)
+        if len(values) != self._width:
+            raise ValueError(f"row has {len(values)} values, expected {self._width}")
+        for i, f in self._special:
+            values[i] = f(values[i])
+        return repr(values)
 
     def add(self, row: Sequence[Any]) -> None:
         self.add_many([row])
