@@ -13,6 +13,8 @@ from kalbot.cli import register_commands
 from kalbot.cli.apps import app
 from kalbot.domain.market import MarketStatus
 
+from .conformance import Conformance
+
 runner = CliRunner()
 
 
@@ -68,3 +70,58 @@ def test_synthetic_world_opens_accounts_and_trades_as_time_runs() -> None:
     assert {ex.market_status(t) for t in world.tickers} == {MarketStatus.FINALIZED}
     same = build_synthetic([key], markets=4, days=1, seed=5)
     assert same.tickers == world.tickers
+
+
+def test_reserved_account_ids_are_refused() -> None:
+    import pytest
+
+    key = ApiKey("__maker__", load_public_key(generate_rsa_key_pem()))
+    with pytest.raises(ValueError, match="reserved"):
+        build_synthetic([key], markets=2, days=1)
+
+
+def test_replay_lists_recorded_markets_and_moves_quotes_with_the_clock() -> None:
+    from datetime import timedelta
+
+    from kalbot.adapters.simulated.scenarios.synthetic import SyntheticScenario
+    from kalbot.adapters.simulated.server.builder import build_replay
+
+    snaps = list(SyntheticScenario(markets=3, days=1, seed=2).snapshots())
+    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("100"))
+    world = build_replay([key], snaps, speed=1.0)
+    ex = world.service.exchange
+    first = min(s.timestamp for s in snaps)
+    assert world.clock.now() >= first
+    listed = set(ex.tickers())
+    assert listed and listed <= {s.ticker for s in snaps}
+    world.clock.jump(timedelta(days=3))
+    world.service.tick()
+    assert set(ex.tickers()) == {s.ticker for s in snaps}
+    assert {ex.market_status(t) for t in ex.tickers()} == {MarketStatus.FINALIZED}
+
+
+def test_replay_without_a_database_schema_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    code, out = _invoke(
+        "--generate-key", str(tmp_path / "k.pem"), "--scenario", "replay", "--url", url
+    )
+    assert code == 1 and "cannot read snapshots" in out
+
+
+async def test_replayed_markets_are_served_in_kalshi_shapes(conformance: Conformance) -> None:
+    import httpx
+
+    from kalbot.adapters.simulated.scenarios.synthetic import SyntheticScenario
+    from kalbot.adapters.simulated.server.app import ServerOptions, serve
+    from kalbot.adapters.simulated.server.builder import build_replay
+
+    snaps = list(SyntheticScenario(markets=3, days=1, seed=4).snapshots())
+    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("100"))
+    world = build_replay([key], snaps, speed=1.0)
+    opts = ServerOptions(tap=conformance.record, ws_tap=conformance.record_ws)
+    async with serve(world.service, world.keys, opts) as server, httpx.AsyncClient() as c:
+        markets = (await c.get(server.base_url + "/markets")).json()["markets"]
+        assert markets and all(m["status"] in {"active", "initialized"} for m in markets)
+        book = await c.get(f"{server.base_url}/markets/{markets[0]['ticker']}/orderbook")
+        assert book.status_code == 200
+    assert conformance.checked >= 2

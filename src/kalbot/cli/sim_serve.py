@@ -12,7 +12,13 @@ from kalbot.cli.apps import sim_app
 from kalbot.cli.common import console, fail
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from kalbot.adapters.simulated.server.auth import KeyRegistry
     from kalbot.adapters.simulated.server.builder import ApiKey
+    from kalbot.adapters.simulated.server.clock import AcceleratedClock
+    from kalbot.adapters.simulated.server.faults import FaultConfig
+    from kalbot.adapters.simulated.server.service import SimService
 
 
 def _keys(
@@ -53,6 +59,60 @@ def _keys(
     return keys
 
 
+def _replay(
+    keys: list[ApiKey],
+    start: str,
+    end: str,
+    url: str | None,
+    speed: float,
+    faults: FaultConfig,
+    delay: timedelta,
+) -> tuple[SimService, KeyRegistry, AcceleratedClock, str]:
+    from datetime import UTC, datetime
+
+    from kalbot.adapters.simulated.server.builder import build_replay
+    from kalbot.bootstrap import replay_snapshots
+    from kalbot.cli.common import run_async, settings_or_exit
+
+    try:
+        lo = datetime.fromisoformat(start).replace(tzinfo=UTC)
+        hi = datetime.fromisoformat(end).replace(tzinfo=UTC)
+    except ValueError:
+        fail("--replay-from/--replay-to must be dates like 2026-01-05")
+    settings = settings_or_exit()
+    try:
+        snaps = run_async(lambda: replay_snapshots(settings, start=lo, end=hi, url=url))
+    except Exception as e:  # the store's errors name the database problem
+        fail(f"cannot read snapshots: {e}")
+    if not snaps:
+        fail(f"no market_snapshots between {start} and {end}: run `kalbot data synth` first")
+    world = build_replay(keys, snaps, speed=speed, faults=faults, settlement_delay=delay)
+    tickers = len({s.ticker for s in snaps})
+    return world.service, world.keys, world.clock, f"{tickers} replayed markets ({len(snaps)} rows)"
+
+
+def _world(
+    scenario: str,
+    keys: list[ApiKey],
+    markets: int,
+    days: int,
+    seed: int,
+    speed: float,
+    faults: FaultConfig,
+    delay: timedelta,
+    replay: tuple[str, str, str | None],
+) -> tuple[SimService, KeyRegistry, AcceleratedClock, str]:
+    from kalbot.adapters.simulated.server.builder import build_synthetic
+
+    if scenario == "replay":
+        return _replay(keys, *replay, speed, faults, delay)
+    world = build_synthetic(
+        keys, markets=markets, days=days, seed=seed, speed=speed, faults=faults,
+        settlement_delay=delay,
+    )  # fmt: skip
+    return world.service, world.keys, world.clock, f"{len(world.tickers)} synthetic markets"
+
+
 @sim_app.command("serve")
 def serve(
     port: int = typer.Option(8765, help="TCP port on 127.0.0.1 (0 = any free port)."),
@@ -75,6 +135,11 @@ def serve(
     settlement_delay_minutes: float = typer.Option(
         5.0, min=0, help="Simulated minutes from close to settlement."
     ),
+    replay_from: str = typer.Option("2000-01-01", help="Replay: first snapshot day (UTC)."),
+    replay_to: str = typer.Option("2100-01-01", help="Replay: day after the last one (UTC)."),
+    database_url: str | None = typer.Option(
+        None, "--url", help="Replay: the database to read (default: the configured one)."
+    ),
     fault_latency_ms: int = typer.Option(0, min=0, help="Added latency per REST answer."),
     fault_error_rate: float = typer.Option(0.0, min=0, max=1, help="Share of 500/503 answers."),
     fault_drop_after_accept: float = typer.Option(
@@ -96,16 +161,10 @@ def serve(
     import uvicorn
 
     from kalbot.adapters.simulated.server.app import WS_PATH, ServerOptions, create_app, ws_protocol
-    from kalbot.adapters.simulated.server.builder import build_synthetic
     from kalbot.adapters.simulated.server.faults import FaultConfig
     from kalbot.adapters.simulated.server.ratelimit import TIERS, RateLimiter
 
-    if scenario == "replay":
-        fail(
-            "the replay scenario is not served yet: the engine's replay source "
-            "(kalbot.adapters.simulated.scenarios.replay) has not landed; use --scenario synthetic"
-        )
-    if scenario != "synthetic":
+    if scenario not in {"synthetic", "replay"}:
         fail(f"--scenario must be synthetic or replay, got {scenario!r}")
     if tier not in TIERS:
         fail(f"--tier must be one of {', '.join(TIERS)}")
@@ -122,18 +181,17 @@ def serve(
         )
     except ValueError as e:
         fail(str(e))
-    world = build_synthetic(
-        keys,
-        markets=markets,
-        days=days,
-        seed=seed,
-        speed=speed,
-        faults=faults,
-        settlement_delay=timedelta(minutes=settlement_delay_minutes),
-    )
+    delay = timedelta(minutes=settlement_delay_minutes)
+    try:
+        service, registry, clock, what = _world(
+            scenario, keys, markets, days, seed, speed, faults, delay,
+            (replay_from, replay_to, database_url),
+        )  # fmt: skip
+    except ValueError as e:
+        fail(str(e))
     app = create_app(
-        world.service,
-        world.keys,
+        service,
+        registry,
         ServerOptions(rate_limiter=RateLimiter(tier, enabled=not no_rate_limit)),
     )
     console.print(
@@ -142,8 +200,7 @@ def serve(
         highlight=False,
     )
     console.print(
-        f"{len(world.tickers)} synthetic markets (seed {seed}), time x{speed:g} from "
-        f"{world.clock.now():%Y-%m-%d %H:%M} UTC; accounts: "
+        f"{what}, time x{speed:g} from {clock.now():%Y-%m-%d %H:%M} UTC; accounts: "
         + ", ".join(f"{k.key_id} (${k.balance})" for k in keys),
         highlight=False,
     )

@@ -12,6 +12,7 @@ from kalbot.adapters.simulated.server.auth import KeyRegistry, PublicKey
 from kalbot.adapters.simulated.server.clock import AcceleratedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig, FaultInjector
 from kalbot.adapters.simulated.server.service import Driver, ServiceConfig, SimService
+from kalbot.domain.snapshot import Snapshot
 
 DEFAULT_BALANCE = Decimal("10000")
 
@@ -36,6 +37,9 @@ def build_service(
     """Open one account per key (account id = key id) and wrap the exchange in a service."""
     registry = KeyRegistry()
     for key in keys:
+        if key.key_id.startswith("__"):
+            # "__maker__", "__noise__", "__tape__": the scenario's own accounts.
+            raise ValueError(f"API key id {key.key_id!r} is reserved (ids starting with '__')")
         if key.balance < 0:
             raise ValueError(f"balance for {key.key_id} must not be negative")
         registry.register(key.key_id, key.public_key, key.key_id)
@@ -91,3 +95,61 @@ def build_synthetic(
         driver=lambda ex, now: driver.step(),
     )
     return SyntheticWorld(service, registry, clock, tuple(m.ticker for m in scenario.markets))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayWorld:
+    service: SimService
+    keys: KeyRegistry
+    clock: AcceleratedClock
+    snapshots: int
+
+
+class _ReplayPacer:
+    """Applies recorded snapshots as the accelerated clock passes their timestamps."""
+
+    def __init__(self, snapshots: Sequence[Snapshot], exchange: Exchange) -> None:
+        from kalbot.adapters.simulated.scenarios.replay import ReplayDriver
+
+        self._snaps = sorted(snapshots, key=lambda s: (s.timestamp, s.ticker))
+        self._next = 0
+        self.driver = ReplayDriver(exchange)
+
+    def __call__(self, exchange: Exchange, now: datetime) -> None:
+        snaps = self._snaps
+        while self._next < len(snaps) and snaps[self._next].timestamp <= now:
+            self.driver.apply(snaps[self._next])
+            self._next += 1
+        self.driver.settle_due()
+
+
+def build_replay(
+    keys: Sequence[ApiKey],
+    snapshots: Sequence[Snapshot],
+    *,
+    speed: float = 1.0,
+    faults: FaultConfig | None = None,
+    settlement_delay: timedelta = timedelta(minutes=5),
+    tick_seconds: float = 0.05,
+) -> ReplayWorld:
+    """Recorded ``market_snapshots`` rows served as quote-driven markets, paced by the clock.
+
+    Simulated time starts at the first snapshot; each snapshot is applied once the clock
+    passes its timestamp (quotes move, resting orders fill through the conservative fill
+    model); markets settle at their recorded result after their close.
+    """
+    if not snapshots:
+        raise ValueError("no snapshots to replay")
+    clock = AcceleratedClock(min(s.timestamp for s in snapshots), speed=speed)
+    exchange = Exchange(clock)
+    pacer = _ReplayPacer(snapshots, exchange)
+    service, registry = build_service(
+        exchange,
+        keys,
+        faults=faults,
+        config=ServiceConfig(settlement_delay=settlement_delay, tick_seconds=tick_seconds),
+        driver=pacer,
+    )
+    pacer(exchange, clock.now())  # the first moment's markets are listed before anyone asks
+    service.flush()
+    return ReplayWorld(service, registry, clock, len(snapshots))
