@@ -68,6 +68,10 @@ class KalshiSettings(_Section):
     write_tokens_per_second: int = Field(100, ge=1)
     timeout_seconds: float = Field(10.0, gt=0)
     max_retries: int = Field(4, ge=0)
+    # Kalshi usage tier (REFERENCE §5); when set it overrides the two token rates above
+    rate_limit_tier: (
+        Literal["basic", "advanced", "expert", "premier", "paragon", "prime", "prestige"] | None
+    ) = None
 
 
 class ModelPrice(_Section):
