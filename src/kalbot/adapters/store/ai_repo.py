@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import BigInteger, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kalbot.adapters.store.analyses_repo import analysis_values, cost_upsert
@@ -131,34 +131,48 @@ class AIRepoMixin(RepositoryBase):
         d = day_text(day)
         now_us = _epoch_us(now)
         r = ai_budget_reservations.c
+        amount_micro = _micro_up(amount)
+        budget_micro = int((budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
+        # The id carries the day, so settling needs no lookup.
+        rid = f"{d}:{uuid.uuid4().hex}"
+        t = ai_cost_tracking.c
+        spent = select(func.coalesce(func.round(func.sum(t.total_cost) * 1_000_000), 0)).where(
+            t.date == d
+        )
+        live = select(func.coalesce(func.sum(r.amount_micro), 0)).where(
+            r.day == d, r.expires_at_us > now_us
+        )
+        limit = select(ai_budget_limit.c.daily_budget_micro).limit(1)
+        fits = spent.scalar_subquery() + live.scalar_subquery() + literal(
+            amount_micro
+        ) <= func.coalesce(limit.scalar_subquery(), literal(budget_micro))
+        # Check and reservation in one statement: the lock is held for two round trips only.
+        reserve = (
+            insert(ai_budget_reservations)
+            .from_select(
+                ["id", "day", "provider", "model", "amount_micro", "created_at", "expires_at_us"],
+                select(
+                    literal(rid),
+                    literal(d),
+                    literal(provider),
+                    literal(model),
+                    literal(amount_micro, BigInteger),
+                    literal(to_text_time(now)),
+                    literal(_epoch_us(expires_at), BigInteger),
+                ).where(fits),
+            )
+            .returning(r.id)
+        )
         async with self.transaction(f"reserving ${amount} of AI budget") as conn:
             await self._lock_day(conn, d)
-            spent, reserved, override, expired = await self._budget_state(conn, d, now_us)
-            if expired:
+            got = (await conn.execute(reserve)).scalar_one_or_none()
+            if got is None:
+                # Refused: a good moment to drop reservations of crashed callers for good.
                 await conn.execute(
                     delete(ai_budget_reservations).where(r.day == d, r.expires_at_us <= now_us)
                 )
-            budget_micro = (
-                override
-                if override is not None
-                else int((budget / MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
-            )
-            if spent + reserved + _micro_up(amount) > budget_micro:
                 return None
-            # The id carries the day, so settling needs no lookup.
-            rid = f"{d}:{uuid.uuid4().hex}"
-            await conn.execute(
-                insert(ai_budget_reservations).values(
-                    id=rid,
-                    day=d,
-                    provider=provider,
-                    model=model,
-                    amount_micro=_micro_up(amount),
-                    created_at=to_text_time(now),
-                    expires_at_us=_epoch_us(expires_at),
-                )
-            )
-            return rid
+            return str(got)
 
     async def release_ai_budget(self, reservation_id: str) -> None:
         """Drop a reservation whose call was not made (nothing to settle)."""
