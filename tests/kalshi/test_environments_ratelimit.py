@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from kalbot.adapters.kalshi.client import KalshiClient
 from kalbot.adapters.kalshi.environments import DEMO, PRODUCTION, Environment, resolve, ws_url_for
 from kalbot.adapters.kalshi.ratelimit import RateLimiter, TokenBucket
+from kalbot.config import KalshiSettings
 
 
 def test_demo_is_the_default_and_production_must_be_named() -> None:
@@ -71,3 +75,26 @@ def test_tiers_are_configurable() -> None:
     assert (prestige.read.rate, prestige.write.rate) == (10000, 8000)
     with pytest.raises(ValueError, match="unknown Kalshi tier"):
         RateLimiter.for_tier("gold")
+
+
+async def test_client_from_settings_uses_environment_key_and_tier(pem_file: Path) -> None:
+    plain = KalshiClient.from_settings(KalshiSettings())
+    assert plain.endpoints is DEMO and plain.signer is None
+    assert (plain.limiter.read.rate, plain.limiter.write.rate) == (200, 100)
+    await plain.aclose()
+    s = KalshiSettings(
+        environment="production",
+        api_key_id="kid",
+        private_key_path=pem_file,
+        rate_limit_tier="premier",
+        max_retries=1,
+    )
+    client = KalshiClient.from_settings(s)
+    assert client.endpoints is PRODUCTION and client.max_retries == 1
+    assert client.signer is not None and client.signer.key_id == "kid"
+    assert (client.limiter.read.rate, client.limiter.write.rate) == (1000, 1000)
+    assert "kid" not in repr(client) and repr(client).endswith("signed=True)")
+    await client.aclose()
+    sim = KalshiClient.from_settings(KalshiSettings(base_url="http://127.0.0.1:9/trade-api/v2"))
+    assert sim.endpoints.ws_url == "ws://127.0.0.1:9/trade-api/ws/v2"
+    await sim.aclose()

@@ -102,13 +102,17 @@ class KalshiClient:
         signer = None
         if settings.api_key_id and settings.private_key_path:
             signer = Signer.from_files(settings.api_key_id, settings.private_key_path)
+        if settings.rate_limit_tier is not None:
+            limiter = RateLimiter.for_tier(settings.rate_limit_tier)
+        else:
+            limiter = RateLimiter.for_rates(
+                settings.read_tokens_per_second, settings.write_tokens_per_second
+            )
         return cls(
             endpoints,
             signer=signer,
             transport=transport,
-            limiter=RateLimiter.for_rates(
-                settings.read_tokens_per_second, settings.write_tokens_per_second
-            ),
+            limiter=limiter,
             timeout=settings.timeout_seconds,
             max_retries=settings.max_retries,
         )
