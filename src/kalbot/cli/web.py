@@ -23,8 +23,8 @@ def web(
     """Serve the read-only dashboard and JSON API (loopback unless a token is set)."""
     import uvicorn
 
+    from kalbot.bootstrap import dashboard_app
     from kalbot.web.security import TokenRequired, is_loopback
-    from kalbot.web.wiring import dashboard_app
 
     settings = settings_or_exit()
     bind = host or settings.web.host
@@ -50,12 +50,12 @@ def health(
     ] = True,
 ) -> None:
     """Check the database, the last cycle, the risk state and the exchange; exit 1 if unhealthy."""
+    from kalbot.bootstrap import exchange_probe
     from kalbot.domain.clock import SystemClock
     from kalbot.web.db import create_read_engine
     from kalbot.web.health import check_health
     from kalbot.web.models import Health
     from kalbot.web.reader import DashboardConfig, Reader
-    from kalbot.web.wiring import exchange_probe
 
     settings = settings_or_exit()
     try:
