@@ -117,36 +117,28 @@ prices = st.none() | st.floats(min_value=0, max_value=1, allow_nan=False).map(la
     wanted=st.none() | st.lists(tickers, max_size=3),
 )
 async def test_stream_equals_a_sorted_filtered_copy_of_what_was_written(
-    sqlite_url: str,
+    repo: Repository,
     batch: list[tuple[str, int, float | None]],
     lo: int,
     span: int,
     wanted: list[str] | None,
 ) -> None:
-    repo = Repository(sqlite_url)
-    await repo.initialize()
-    try:
-        async with repo.transaction("reset") as conn:
-            await conn.exec_driver_sql("DELETE FROM market_snapshots")
-        written = []
-        for ticker, minute, price in batch:
-            s = snap(ticker, minute)
-            written.append(dataclasses.replace(s, last_price=price))
-        await repo.add_snapshots(written)
-        start, end = T0 + timedelta(minutes=lo), T0 + timedelta(minutes=lo + span)
-        got = [s async for s in repo.stream_snapshots(start, end, tickers=wanted)]
-        expected = sorted(
-            (
-                s
-                for s in written
-                if start <= s.timestamp < end and (wanted is None or s.ticker in wanted)
-            ),
-            key=lambda s: (s.timestamp, s.ticker),
-        )
-        assert [(s.timestamp, s.ticker) for s in got] == [(s.timestamp, s.ticker) for s in expected]
-        assert sorted(map(repr, got)) == sorted(map(repr, expected))
-    finally:
-        await repo.close()
+    async with repo.transaction("reset") as conn:  # one database serves every example
+        await conn.exec_driver_sql("DELETE FROM market_snapshots")
+    written = [dataclasses.replace(snap(t, m), last_price=p) for t, m, p in batch]
+    await repo.add_snapshots(written)
+    start, end = T0 + timedelta(minutes=lo), T0 + timedelta(minutes=lo + span)
+    got = [s async for s in repo.stream_snapshots(start, end, tickers=wanted)]
+    expected = sorted(
+        (
+            s
+            for s in written
+            if start <= s.timestamp < end and (wanted is None or s.ticker in wanted)
+        ),
+        key=lambda s: (s.timestamp, s.ticker),
+    )
+    assert [(s.timestamp, s.ticker) for s in got] == [(s.timestamp, s.ticker) for s in expected]
+    assert sorted(map(repr, got)) == sorted(map(repr, expected))
 
 
 def test_placeholders_are_named_for_both_read_paths() -> None:
