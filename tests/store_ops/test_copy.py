@@ -80,6 +80,12 @@ async def test_sqlite_to_postgres_and_back_keeps_every_value_of_every_table(
     sqlite_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
     await seed(sqlite_url)
+    # A text primary key (revision 0002's table): both sides must order it byte-wise.
+    await execute(
+        sqlite_url,
+        "INSERT INTO ai_budget_days (day, lock_count) VALUES (:d, :n)",
+        [{"d": d, "n": i} for i, d in enumerate(["a", "B", "é", "Z", "_x", "10", "9"])],
+    )
     progress = RecordingProgress()
     there = await copy_database(sqlite_url, postgres_url, batch_size=2, progress=progress)
     back_url = f"sqlite+aiosqlite:///{tmp_path / 'back' / 'copy.db'}"
@@ -94,7 +100,7 @@ async def test_sqlite_to_postgres_and_back_keeps_every_value_of_every_table(
         assert await _table_rows(postgres_url, name) == original, name
         assert await _table_rows(back_url, name) == original, name
     counts = {t.table: t.rows for t in there.tables}
-    assert counts["positions"] == len(POSITIONS)
+    assert counts["positions"] == len(POSITIONS) and counts["ai_budget_days"] == 7
     assert progress.started == counts
     assert {k: v for k, v in progress.copied.items() if v} == {k: v for k, v in counts.items() if v}
     assert sorted(progress.verified) == sorted(counts)
