@@ -152,7 +152,7 @@ def positions_table(rows: list[dict[str, Any]], title: str, compact: bool = Fals
     if compact:
         cols = [c for c in cols if c not in ("entry time", "status")]
     for col in cols:
-        t.add_column(col, no_wrap=col == "ticker")
+        t.add_column(col, overflow="fold")
     for r in rows:
         values = {
             "id": str(r["id"]),
@@ -243,32 +243,23 @@ def why(ticker: str, limit: Annotated[int, typer.Option("--limit")] = 20) -> Non
         if not rows:
             console.print(f"nothing recorded for {ticker} yet")
             return
-        t = Table(title=f"why: {ticker}")
-        for col in (
-            "time",
-            "cycle",
-            "stage",
-            "outcome",
-            "reason",
-            "decision",
-            "qty",
-            "price",
-            "detail",
-        ):
-            t.add_column(col)
+        # One line per record (newest first): greppable, and never truncated by a narrow table.
+        console.print(f"why {ticker} (newest first):", highlight=False)
         for r in rows:
-            t.add_row(
+            parts = [
                 r.ts.strftime("%Y-%m-%d %H:%M:%S"),
-                str(r.cycle_id),
+                f"cycle {r.cycle_id}",
                 r.stage,
                 r.outcome,
                 r.reason_code,
-                r.decision.value if r.decision else "",
-                "" if r.quantity is None else str(r.quantity),
-                "" if r.price is None else str(r.price),
-                r.detail[:60],
-            )
-        console.print(t)
+            ]
+            if r.decision:
+                parts.append(r.decision.value)
+            if r.quantity is not None:
+                parts.append(f"x{r.quantity}" + ("" if r.price is None else f" @ {r.price}"))
+            if r.detail and r.detail != r.reason_code:
+                parts.append(f"({r.detail[:80]})")
+            console.print("  ".join(parts), highlight=False, soft_wrap=True)
 
     run_async(go)
 
