@@ -231,6 +231,12 @@ class Exchange(Tape):
         self._orders[o.order_id] = o
         if client_order_id:
             self._client_ids[(account_id, client_order_id)] = o.order_id
+        if time_in_force is TimeInForce.GTC and market.fill_model is None:
+            best = book.opposite(book_side).best()
+            if best is None or best + own < ONE_TICKS:  # crosses nothing: rest at once
+                self._last_fills = []
+                self._rest(o, market, now)
+                return o
         self._last_fills = self._execute(o, market, now)
         return o
 
