@@ -47,6 +47,7 @@ class FakeKalshi:
                 ],
             }
             cursor = q.get("cursor")
+            assert (q.get("status"), q.get("mve_filter")) == ("open", "exclude")
             return httpx.Response(
                 200, json={"markets": pages[cursor], "cursor": "p2" if cursor is None else ""}
             )

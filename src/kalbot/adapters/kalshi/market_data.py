@@ -25,7 +25,8 @@ class KalshiMarketData:
     def __init__(self, client: KalshiClient, *, page_size: int = 1000, **filters: str) -> None:
         self.client = client
         self.page_size = page_size
-        self.filters = filters  # e.g. series_ticker=..., mve_filter="exclude"
+        # combos are most of Kalshi's open markets and the bot never trades them
+        self.filters = {"mve_filter": "exclude", **filters}  # e.g. series_ticker=...
         self._series: dict[str, w.SeriesW | None] = {}
         self.skipped = 0
 

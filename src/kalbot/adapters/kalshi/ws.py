@@ -240,8 +240,9 @@ class KalshiWebSocket:
             else:
                 if self._closed:
                     break
-                attempt = 1  # the server ended the stream cleanly: reconnect anyway
+                attempt = 1  # the server ended the stream cleanly: reconnect anyway, politely
                 self.stale.update(self.books)
+                await self._backoff(attempt, ConnectionError("server closed the stream"))
             finally:
                 with contextlib.suppress(Exception):
                     await self._conn.close()
@@ -309,8 +310,10 @@ class KalshiWebSocket:
             return None
         self._last_seq[sid] = max(seq, last)
         self.gaps += 1
-        entry = self._by_sid.get(sid)
-        tickers = entry[0].tickers if entry else ()
+        # re-subscribing a channel adds tickers to its existing sid: gather from every owner
+        tickers = tuple(
+            dict.fromkeys(t for sub in self._subs if sid in sub.sids.values() for t in sub.tickers)
+        )
         log.warning("sequence gap on sid %s: expected %s, got %s; resyncing", sid, last + 1, seq)
         self.stale.update(tickers)
         if tickers:
