@@ -164,6 +164,7 @@ class RiskSettings(_Section):
 class TradingSettings(_Section):
     live_trading_enabled: bool = False
     strategy: str = "standard"
+    paper_balance: Decimal = Field(Decimal("10000"), gt=0)  # the paper account's starting cash
     interval_seconds: int = Field(60, ge=1)
     profit_target: Decimal = Field(Decimal("0.20"), gt=0)
     stop_loss: Decimal = Field(Decimal("0.15"), gt=0)
