@@ -227,12 +227,16 @@ def test_market_opens_on_schedule(clock: ManualClock) -> None:
     assert ex.place("alice", order(BID, "0.40", 1, "a")).order.status is OrderStatus.RESTING
 
 
-def test_paused_market_refuses_orders_and_resume_cancels_resting(ex: Exchange) -> None:
+def test_paused_market_refuses_orders_allows_cancels_and_resume_cancels_resting(
+    ex: Exchange,
+) -> None:
     a1 = ex.place("alice", order(BID, "0.40", 5, "a1")).order
     ex.pause(TICKER)
     with pytest.raises(EngineError) as err:
         ex.place("alice", order(BID, "0.40", 1, "a2"))
     assert err.value.code is ErrorCode.MARKET_INACTIVE
+    a0 = ex.order("alice", a1.order_id)
+    assert ex.decrease("alice", a0.order_id, reduce_by=D(1)).remaining_count == D(4)  # allowed
     ex.resume(TICKER)
     assert ex.order("alice", a1.order_id).status is OrderStatus.CANCELED
 

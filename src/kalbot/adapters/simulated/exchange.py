@@ -44,8 +44,10 @@ from kalbot.ports import Clock
 class Exchange(Tape):
     """One in-process Kalshi: list markets, open accounts, trade, settle.
 
-    >>> ex = Exchange(clock); ex.add_market(spec); ex.open_account("alice", Decimal("100"))
-    >>> ex.place("alice", V2Order(ticker, BookSide.BID, Decimal("0.42"), Decimal("10"), "c1", GTC))
+    Typical use: ``ex = Exchange(clock)``, ``ex.add_market(spec)``,
+    ``ex.open_account("alice", Decimal("100"))``, then
+    ``ex.place("alice", V2Order(ticker, BookSide.BID, Decimal("0.42"), Decimal("10"), "c1", GTC))``.
+    Not thread-safe: one thread (or one event loop) owns an exchange.
     """
 
     def __init__(self, clock: Clock, *, book_leg: Callable[[], Leg] = BookLeg) -> None:
@@ -250,7 +252,7 @@ class Exchange(Tape):
         """The fast path behind ``cancel``: returns the hundredths of contracts taken off."""
         now = self._sync()
         o = self._owned_order(account_id, order_id)
-        self._require_active(self._markets[o.ticker], now)
+        self._require_cancellable(self._markets[o.ticker], now)
         if o.status is not OrderStatus.RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
         return self._cancel_remainder(o, now, "canceled")
@@ -275,7 +277,7 @@ class Exchange(Tape):
         if (reduce_by is None) == (reduce_to is None):
             raise EngineError(ErrorCode.INVALID_ORDER, "give exactly one of reduce_by, reduce_to")
         o = self._owned_order(account_id, order_id)
-        self._require_active(self._markets[o.ticker], now)
+        self._require_cancellable(self._markets[o.ticker], now)
         if o.status is not OrderStatus.RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
         if reduce_by is not None:

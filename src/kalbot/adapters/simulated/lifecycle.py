@@ -256,6 +256,12 @@ class Lifecycle(Matcher):
             raise EngineError(ErrorCode.MARKET_NOT_FOUND, f"no market {ticker}")
         return m
 
+    def _require_cancellable(self, m: MarketState, now: datetime) -> None:
+        """Cancels and decreases work while trading is paused, never after the close."""
+        ok = m.status in (MarketStatus.ACTIVE, MarketStatus.INACTIVE) and now < m.close_time
+        if not ok:
+            raise EngineError(ErrorCode.MARKET_INACTIVE, f"{m.ticker} is {m.status.value}")
+
     def _require_active(self, m: MarketState, now: datetime) -> None:
         if m.status is not MarketStatus.ACTIVE or now >= m.close_time:
             raise EngineError(ErrorCode.MARKET_INACTIVE, f"{m.ticker} is {m.status.value}")
