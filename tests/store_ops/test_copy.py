@@ -237,3 +237,28 @@ def test_cli_copy_prints_the_verified_tables_and_fails_loudly_on_a_non_empty_tar
     assert "Traceback" not in again.output
     replaced = runner.invoke(app, ["db", "copy", "--from", src, "--to", dst, "--replace"])
     assert replaced.exit_code == 0, replaced.output
+
+
+async def test_an_older_target_is_upgraded_to_the_sources_revision_and_a_newer_one_refused(
+    tmp_path: Path,
+) -> None:
+    head = migrate.head()
+    src = f"sqlite+aiosqlite:///{tmp_path / 'src.db'}"
+    old = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await seed(src)
+    await migrate.upgrade(old, "0001")
+    report = await copy_database(src, old)
+    assert report.revision == head and await migrate.current(old) == head
+
+    assert head != "0001"  # later revisions exist, so a target can be ahead of a source
+    behind = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    await migrate.upgrade(behind, "0001")
+    await execute(
+        behind,
+        "INSERT INTO positions (ticker, side, quantity, entry_price, entry_time, status) "
+        "VALUES ('X', 'yes', 1, 0.5, '2026-01-01T00:00:00Z', 'open')",
+    )
+    ahead = f"sqlite+aiosqlite:///{tmp_path / 'ahead.db'}"
+    await migrate.upgrade(ahead)
+    with pytest.raises(Refused, match="newer schema revision"):
+        await copy_database(behind, ahead)
