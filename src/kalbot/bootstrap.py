@@ -7,16 +7,17 @@ Other parts may add small builder functions; keep each mode's wiring in one func
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kalbot.adapters.store.repository import Repository, create_repository
 from kalbot.analysis.service import AnalystConfig, RecordedAnalyst
 from kalbot.config import ConfigError, Settings
 from kalbot.domain.clock import SystemClock
+from kalbot.domain.market import Market, OrderBook
 from kalbot.domain.snapshot import Snapshot
 from kalbot.engine import EngineConfig, ExitRules, TradingEngine
 from kalbot.ports import Analyst, Broker, Clock, MarketData
@@ -173,6 +174,83 @@ def _single_analyst(
     return LLMAnalyst(client, costs, guard, repo, clock, cfg)
 
 
+class PaperMirror:
+    """Paper trading on real data: Kalshi's quotes mirrored into an in-process simulated
+    exchange, whose ``SimulatedBroker`` fills our orders against them through a fill model.
+
+    ``MarketData`` for the engine; the broker trades on ``exchange``. Kalshi's results settle
+    the mirrored markets. The simulated account lives in memory: a restart starts it afresh
+    (cash and holdings), while the database keeps its positions and settles them as usual.
+    """
+
+    def __init__(self, source: MarketData, exchange: Any, fill_model: str = "conservative") -> None:
+        self.source = source
+        self.exchange = exchange
+        self.fill_model = fill_model
+
+    def _mirror(self, m: Market) -> None:
+        from kalbot.adapters.simulated.fill_models import get_fill_model
+        from kalbot.adapters.simulated.markets import MarketSpec
+
+        ex = self.exchange
+        if m.ticker not in self._listed():
+            spec = MarketSpec(
+                ticker=m.ticker,
+                event_ticker=m.event_ticker,
+                close_time=m.close_time,
+                open_time=m.open_time,
+                series_ticker=m.series_ticker,
+                title=m.title,
+                category=m.category,
+                price_ranges=m.price_ranges,
+                fee_type=m.fee_type,
+                fee_multiplier=m.fee_multiplier,
+            )
+            ex.add_quoted_market(spec, get_fill_model(self.fill_model))
+        ex.update_quote(m.ticker, m.quote, m.last_price)
+
+    def _listed(self) -> set[str]:
+        return set(self.exchange.tickers())
+
+    async def open_markets(self) -> AsyncIterator[Market]:
+        async for m in self.source.open_markets():
+            if not m.is_combo:
+                self._mirror(m)
+            yield m
+
+    async def market(self, ticker: str) -> Market:
+        from kalbot.domain.market import MarketResult, MarketStatus
+
+        m = await self.source.market(ticker)
+        if (
+            m.result in (MarketResult.YES, MarketResult.NO)
+            and ticker in self._listed()
+            and self.exchange.market_status(ticker) is not MarketStatus.FINALIZED
+        ):
+            self.exchange.settle(ticker, m.result)
+        return m
+
+    async def orderbook(self, ticker: str) -> OrderBook:
+        return await self.source.orderbook(ticker)
+
+
+def paper_venue(
+    s: Settings, clock: Clock
+) -> tuple[MarketData, Broker, str, Callable[[], Awaitable[None]]]:
+    """Kalshi's market data (no key needed) with orders filled by the simulated exchange."""
+    from kalbot.adapters.kalshi.client import KalshiClient
+    from kalbot.adapters.kalshi.market_data import KalshiMarketData
+    from kalbot.adapters.simulated.broker import SimulatedBroker
+    from kalbot.adapters.simulated.exchange import Exchange
+
+    client = KalshiClient.from_settings(s.kalshi)
+    exchange = Exchange(clock)
+    exchange.open_account("paper", s.trading.paper_balance)
+    mirror = PaperMirror(KalshiMarketData(client), exchange)
+    where = f"{client.endpoints.rest_url} (paper: simulated fills)"
+    return mirror, SimulatedBroker(exchange, "paper"), where, client.aclose
+
+
 @dataclass
 class TradingApp:
     """A wired engine and what must be closed after it."""
@@ -214,20 +292,22 @@ async def build_trading_app(
 
     live: Kalshi (demo unless production is named) with the configured key; requires
     ``trading.live_trading_enabled`` and refuses to start on a reconciliation mismatch.
-    paper/demo: orders go to a simulated exchange — the Kalshi-compatible simulator named by
-    ``kalshi.base_url`` (the demo starts one) — never to Kalshi's real order book.
+    paper: Kalshi's market data with orders filled by the in-process simulated exchange
+    (``PaperMirror``), or — when ``kalshi.base_url`` names a simulator (``kalbot sim serve``,
+    the demo) — that simulator as the venue. Never Kalshi's real order book.
     """
     if mode == "live" and not s.trading.live_trading_enabled:
         raise ConfigError("live trading needs LIVE_TRADING_ENABLED=true as well as --live")
-    if mode == "paper" and venue is None and not s.kalshi.base_url:
-        raise ConfigError(
-            "paper trading needs a simulated venue: set KALBOT_KALSHI__BASE_URL to a simulated "
-            "exchange (`kalbot sim serve`), or run `kalbot demo`"
-        )
     clock = clock or SystemClock()
+    if venue is None:
+        # Paper against Kalshi itself fills in-process; against a simulator URL the simulator
+        # is the venue (it is not Kalshi's order book).
+        venue = (
+            paper_venue(s, clock) if mode == "paper" and not s.kalshi.base_url else kalshi_venue(s)
+        )
     repo = repo or create_repository(s)
     await repo.initialize()
-    md, broker, where, close = venue or kalshi_venue(s)
+    md, broker, where, close = venue
     recorder = LiveDataRecorder(repo, md, interval=timedelta(seconds=s.trading.interval_seconds))
     engine = TradingEngine(
         market_data=md,
