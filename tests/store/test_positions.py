@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kalbot.adapters.store.repository import Repository
 from kalbot.domain.errors import InvalidRecord, NotFound
+from kalbot.domain.pnl import realized_pnl
 from kalbot.domain.prices import Side
 from kalbot.domain.records import PositionStatus
 
@@ -170,3 +173,29 @@ async def test_history_lists_a_tickers_positions_newest_first(repo: Repository) 
     history = await repo.position_history("KXA")
     assert [p.id for p in history] == list(reversed(ids))
     assert [p.side for p in history] == [Side.YES, Side.NO, Side.YES]
+
+
+prices4 = st.decimals(min_value=Decimal("0"), max_value=Decimal("1"), places=4)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    side=st.sampled_from([Side.YES, Side.NO]),
+    quantity=st.integers(min_value=1, max_value=10_000),
+    entry=prices4,
+    exit_=prices4,
+    fees=st.decimals(min_value=Decimal("0"), max_value=Decimal("500"), places=2),
+)
+async def test_stored_pnl_is_exactly_the_domain_pnl_on_either_side(
+    repo: Repository, side: Side, quantity: int, entry: Decimal, exit_: Decimal, fees: Decimal
+) -> None:
+    pos = await repo.add_position(
+        ticker="KXPROP", side=side, quantity=quantity, entry_price=entry, entry_time=T0
+    )
+    closed = await repo.close_position(
+        pos.id, exit_price=exit_, exit_time=T0, close_reason="prop", fees=fees
+    )
+    assert closed.pnl == realized_pnl(Decimal(quantity), entry, exit_, fees)
+    assert (closed.entry_price, closed.exit_price, closed.side) == (entry, exit_, side)
