@@ -25,7 +25,15 @@ from kalbot.adapters.kalshi.market_data import KalshiMarketData
 from kalbot.adapters.kalshi.ratelimit import RateLimiter
 from kalbot.adapters.kalshi.signing import Signer, load_private_key
 from kalbot.adapters.kalshi.ws import KalshiWebSocket
-from kalbot.adapters.kalshi.ws_events import Event, OrderbookSnapshot, SequenceGap, Subscribed
+from kalbot.adapters.kalshi.ws_events import (
+    Event,
+    FillEvent,
+    MarketPositionEvent,
+    OrderbookSnapshot,
+    SequenceGap,
+    Subscribed,
+    UserOrderEvent,
+)
 from kalbot.adapters.simulated.server.app import ServerOptions, serve
 from kalbot.adapters.simulated.server.auth import generate_rsa_key_pem, load_public_key
 from kalbot.adapters.simulated.server.builder import ApiKey, build_service
@@ -54,6 +62,7 @@ class Venue:
     public: KalshiClient
     ws_url: str
     signer: Signer
+    clock: AcceleratedClock
 
 
 async def _fast_sleep(seconds: float) -> None:
@@ -100,7 +109,7 @@ async def venue(
             KalshiClient(endpoints, signer=signer, limiter=limiter, sleep=_fast_sleep) as client,
             KalshiClient(server.base_url, limiter=limiter) as public,
         ):
-            yield Venue(client, public, server.ws_url, signer)
+            yield Venue(client, public, server.ws_url, signer, clock)
 
 
 async def test_public_market_data_without_a_key(venue: Venue) -> None:
@@ -297,6 +306,63 @@ async def test_websocket_heals_sequence_gaps_with_a_fresh_snapshot(venue: Venue)
     finally:
         await ws.close()
         await stream.aclose()
+
+
+async def test_private_channels_report_our_fill_order_and_position(venue: Venue) -> None:
+    ws = KalshiWebSocket(venue.ws_url, signer=venue.signer)
+    await ws.subscribe(["fill", "user_orders", "market_positions"])
+    stream = ws.events()
+    try:
+        await _collect_until(ws, stream, Subscribed, count=3)
+        await venue.client.create_order(
+            V2Order(NO_MKT, BookSide.ASK, D("0.40"), D(6), "ws-fill", TimeInForce.IOC)
+        )
+        seen: list[Event] = []
+        async with asyncio.timeout(10):
+            async for event in stream:
+                seen.append(event)
+                kinds = {type(e) for e in seen}
+                if {FillEvent, UserOrderEvent, MarketPositionEvent} <= kinds:
+                    break
+    finally:
+        await ws.close()
+        await stream.aclose()
+    fill = next(e for e in seen if isinstance(e, FillEvent))
+    assert (fill.ticker, fill.outcome_side, fill.yes_price, fill.count) == (
+        NO_MKT,
+        Side.NO,
+        D("0.40"),
+        D(6),
+    )
+    assert fill.client_order_id == "ws-fill" and fill.is_taker
+    assert fill.fee == taker_fee(D(6), D("0.40"))
+    order = next(e for e in seen if isinstance(e, UserOrderEvent))
+    assert order.client_order_id == "ws-fill" and order.ticker == NO_MKT
+    position = [e for e in seen if isinstance(e, MarketPositionEvent)][-1]
+    assert (position.ticker, position.position) == (NO_MKT, D(-6))
+
+
+async def test_settlement_shows_as_a_result_and_in_settlements(venue: Venue) -> None:
+    broker = KalshiBroker(venue.client)
+    md = KalshiMarketData(venue.client)
+    market = await md.market(YES_MKT)
+    intent = OrderIntent(
+        YES_MKT, Side.YES, Action.BUY, D(2), D("0.45"), "c-settle", TimeInForce.IOC
+    )
+    await broker.place(intent, market)
+    venue.clock.jump(timedelta(hours=7))  # past close (6 h) and the 5-minute settlement delay
+    async with asyncio.timeout(10):
+        while (await md.market(YES_MKT)).result is None:  # noqa: ASYNC110 - polls the server
+            await asyncio.sleep(0.05)
+    settled = await md.market(YES_MKT)
+    assert settled.result is not None and settled.result.value == "yes"
+    assert settled.status.value in {"determined", "finalized"}
+    async with asyncio.timeout(10):
+        while not (rows := await broker.settlements()):  # noqa: ASYNC110 - polls the server
+            await asyncio.sleep(0.05)
+    [row] = [r for r in rows if r.ticker == YES_MKT]
+    assert row.market_result == "yes" and D(row.yes_count_fp or "0") == D(2)
+    assert YES_MKT not in await broker.positions()  # settled positions leave the list
 
 
 def test_started_at_the_simulated_epoch() -> None:
