@@ -68,13 +68,11 @@ def test_status_positions_performance_and_why(filled_db: Path) -> None:
     assert "nothing recorded" in r.output
 
 
-def test_live_needs_the_setting_too_and_paper_needs_a_venue(filled_db: Path) -> None:
+def test_live_needs_the_setting_too(filled_db: Path) -> None:
     r = runner.invoke(app, ["run", "--live", "--once"])
     assert r.exit_code == 1 and "LIVE_TRADING_ENABLED" in r.output
     r = runner.invoke(app, ["close-all", "--live"])
     assert r.exit_code == 1 and "LIVE_TRADING_ENABLED" in r.output
-    r = runner.invoke(app, ["run", "--once"])
-    assert r.exit_code == 1 and "simulated venue" in r.output
 
 
 def test_json_log_lines_and_rotating_file(tmp_path: Path) -> None:
