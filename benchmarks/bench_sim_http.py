@@ -37,7 +37,7 @@ from kalbot.adapters.simulated.server.ratelimit import RateLimiter
 from kalbot.domain.orders import BookSide, TimeInForce, V2Order
 
 N_HTTP = 2_000
-N_CONCURRENT = 4_000
+N_CONCURRENT = 2_000
 N_INPROC = 20_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PATH = "/trade-api/v2/portfolio/events/orders"

@@ -125,3 +125,22 @@ async def test_replayed_markets_are_served_in_kalshi_shapes(conformance: Conform
         book = await c.get(f"{server.base_url}/markets/{markets[0]['ticker']}/orderbook")
         assert book.status_code == 200
     assert conformance.checked >= 2
+
+
+def test_server_thread_serves_and_stops_cleanly() -> None:
+    import socket
+
+    import httpx
+
+    from kalbot.adapters.simulated.server.app import ServerThread
+
+    key = ApiKey("me", load_public_key(generate_rsa_key_pem()))
+    world = build_synthetic([key], markets=2, days=1, seed=1)
+    with ServerThread(world.service, world.keys) as server:
+        r = httpx.get(server.base_url + "/exchange/status", timeout=10)
+        assert r.status_code == 200 and r.json()["trading_active"] is True
+        assert server.ws_url.endswith("/trade-api/ws/v2")
+        port = server.port
+    with socket.socket() as s:  # the port is free again
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
