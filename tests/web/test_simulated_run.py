@@ -86,3 +86,19 @@ def test_the_dashboard_shows_what_the_bot_wrote(tmp_path: Path) -> None:
         assert f"kalbot_fills_total {float(fills)}" in metrics
         for page in ("/", "/positions", "/analyses", "/performance", "/markets"):
             assert c.get(page).status_code == 200, page
+
+
+def test_the_health_probe_asks_the_configured_exchange(tmp_path: Path) -> None:
+    from kalbot.bootstrap import exchange_probe
+    from kalbot.config import load_settings
+
+    async def ask(base_url: str) -> str:
+        probe = exchange_probe(load_settings(kalshi={"base_url": base_url}))
+        assert probe is not None
+        return await probe()
+
+    with served(tmp_path, markets=2) as w:
+        assert asyncio.run(ask(w.server.base_url)).startswith("exchange active")
+    with pytest.raises(Exception, match=r"(?i)connect|unavailable|refused|transient"):
+        asyncio.run(ask(w.server.base_url))  # the server is gone now
+    assert exchange_probe(load_settings(web={"exchange_check": False})) is None
