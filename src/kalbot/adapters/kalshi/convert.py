@@ -263,6 +263,10 @@ def orderbook(ticker: str, resp: w.OrderbookResponseW) -> OrderBook:
 # ---- orders and fills ------------------------------------------------------------------------
 
 
+_PRICE_STEP = Decimal("0.0001")
+_COUNT_STEP = Decimal("0.01")
+
+
 def v2_body(order: V2Order, *, self_trade_prevention: str = "taker_at_cross") -> dict[str, Any]:
     """The ``POST /portfolio/events/orders`` body for one order (REFERENCE §4.4)."""
     if not order.client_order_id:
@@ -271,6 +275,11 @@ def v2_body(order: V2Order, *, self_trade_prevention: str = "taker_at_cross") ->
         raise ValueError(f"order count must be positive, got {order.count}")
     if not ZERO < order.price < ONE:
         raise ValueError(f"order price must lie strictly between 0 and 1, got {order.price}")
+    # the wire takes at most 4 price and 2 count decimals; never round an order silently
+    if order.price != order.price.quantize(_PRICE_STEP):
+        raise ValueError(f"order price {order.price} has more than 4 decimals")
+    if order.count != order.count.quantize(_COUNT_STEP):
+        raise ValueError(f"order count {order.count} has more than 2 decimals")
     body: dict[str, Any] = {
         "ticker": order.ticker,
         "side": order.book_side.value,
