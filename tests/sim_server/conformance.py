@@ -34,6 +34,11 @@ DOLLARS_RE = re.compile(r"^-?\d+\.\d{4}$")
 # them on only some; any other undocumented status is a conformance failure.
 ANY_ENDPOINT_STATUSES = frozenset({429, 500, 503})
 COUNT_RE = re.compile(r"^-?\d+\.\d{2}$")
+# Requests: prices with 2-4 decimals, counts with 0-2 (openapi FixedPointDollars/Count).
+REQUEST_PRICE_RE = re.compile(r"^\d+\.\d{2,4}$")
+REQUEST_COUNT_RE = re.compile(r"^\d+(\.\d{1,2})?$")
+_REQUEST_PRICES = {"price"}
+_REQUEST_COUNTS = {"count", "reduce_by", "reduce_to"}
 
 
 def shared_dir() -> Path:
@@ -177,6 +182,28 @@ class _Specs:
             schema, registry=self.oa_registry, format_checker=_FORMATS
         )
 
+    def request_validator(self, method: str, template: str) -> jsonschema.Draft7Validator | None:
+        key = (method, template, 0)
+        with self._lock:
+            if key not in self._response:
+                op = self.openapi["paths"].get(template, {}).get(method.lower())
+                if op is None:
+                    raise ConformanceError(f"{method} {template}: not an operation in openapi.yaml")
+                body = op.get("requestBody", {}).get("content", {}).get("application/json")
+                self._response[key] = (
+                    None
+                    if not body
+                    else jsonschema.Draft7Validator(
+                        {
+                            "$ref": f"urn:openapi#/paths/{_escape(template)}/{method.lower()}"
+                            "/requestBody/content/application~1json/schema"
+                        },
+                        registry=self.oa_registry,
+                        format_checker=_FORMATS,
+                    )
+                )
+            return self._response[key]
+
     def ws_validator(self, name: str) -> jsonschema.Draft7Validator:
         with self._lock:
             if name not in self._ws:
@@ -244,7 +271,33 @@ class Conformance:
         if problems:
             raise ConformanceError(f"WS {kind}: " + "; ".join(problems[:10]))
 
+    def check_request(self, method: str, template: str, body: Any) -> None:
+        """Raise ConformanceError when a request body breaks the operation's requestBody schema."""
+        where = f"{method.upper()} {template} request"
+        validator = self.specs.request_validator(method.upper(), template)
+        problems = (
+            []
+            if validator is None
+            else [
+                f"{e.json_path}: {e.message}"
+                for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+            ]
+        )
+        problems.extend(_request_number_problems(body))
+        if problems:
+            raise ConformanceError(f"{where}: " + "; ".join(problems[:10]))
+
     # --- as a server tap -----------------------------------------------------------------
+
+    def record_request(self, method: str, template: str, body: Any) -> None:
+        """Request tap for the server (``ServerOptions.request_tap``)."""
+        try:
+            self.check_request(method, template, body)
+        except ConformanceError as e:
+            with self._lock:
+                self.problems.append(str(e))
+        with self._lock:
+            self.checked += 1
 
     def record(self, method: str, template: str, status: int, body: Any) -> None:
         """Tap for the server: validate, and remember any problem instead of raising."""
@@ -271,6 +324,21 @@ class Conformance:
                 f"{len(self.problems)} of {self.checked} answers break the spec:\n"
                 + "\n".join(self.problems[:20])
             )
+
+
+def _request_number_problems(node: Any, path: str = "$") -> Iterator[str]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = f"{path}.{k}"
+            if k in _REQUEST_PRICES and isinstance(v, str) and not REQUEST_PRICE_RE.match(v):
+                yield f"{here}: {v!r} is not a dollar string with 2-4 decimals"
+            elif k in _REQUEST_COUNTS and isinstance(v, str) and not REQUEST_COUNT_RE.match(v):
+                yield f"{here}: {v!r} is not a count string with 0-2 decimals"
+            else:
+                yield from _request_number_problems(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _request_number_problems(v, f"{path}[{i}]")
 
 
 def _error_body_problems(status: int, body: Any) -> Iterator[str]:

@@ -14,7 +14,7 @@ import pytest
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.markets import MarketSpec
 from kalbot.adapters.simulated.server.app import RunningServer, ServerOptions, serve
-from kalbot.adapters.simulated.server.auth import generate_rsa_key_pem, load_public_key
+from kalbot.adapters.simulated.server.auth import KeyRegistry, generate_rsa_key_pem, load_public_key
 from kalbot.adapters.simulated.server.builder import ApiKey, build_service
 from kalbot.adapters.simulated.server.clock import AcceleratedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig
@@ -50,6 +50,7 @@ class Sim:
     clock: AcceleratedClock
     client: httpx.AsyncClient
     signer: Signer
+    keys: KeyRegistry
 
     @property
     def exchange(self) -> Exchange:
@@ -156,4 +157,4 @@ async def sim(
         serve(service, keys, sim_options) as server,
         httpx.AsyncClient(base_url=f"http://{server.host}:{server.port}", timeout=10) as client,
     ):
-        yield Sim(server, service, clock, client, Signer("trader", key_pem))
+        yield Sim(server, service, clock, client, Signer("trader", key_pem), keys)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from .conformance import Conformance, ConformanceError
+from .conftest import YES_MKT, Sim
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +61,52 @@ def test_recording_collects_instead_of_raising(conf: Conformance) -> None:
     assert c.checked == 2 and len(c.problems) == 1
     with pytest.raises(ConformanceError, match="1 of 2"):
         c.assert_clean()
+
+
+def test_request_bodies_are_checked_against_the_request_schema(conf: Conformance) -> None:
+    good = {
+        "ticker": "X",
+        "side": "ask",
+        "count": "10",
+        "price": "0.70",
+        "time_in_force": "immediate_or_cancel",
+        "self_trade_prevention_type": "taker_at_cross",
+        "client_order_id": "c",
+    }
+    conf.check_request("POST", "/portfolio/events/orders", good)
+    with pytest.raises(ConformanceError, match=r"request: .*self_trade_prevention_type"):
+        conf.check_request(
+            "POST", "/portfolio/events/orders",
+            {k: v for k, v in good.items() if k != "self_trade_prevention_type"},
+        )  # fmt: skip
+    with pytest.raises(ConformanceError, match=r"\$\.side: 'yes' is not one of"):
+        conf.check_request("POST", "/portfolio/events/orders", dict(good, side="yes"))
+    with pytest.raises(ConformanceError, match=r"\$\.price: '0.7' is not a dollar string"):
+        conf.check_request("POST", "/portfolio/events/orders", dict(good, price="0.7"))
+    with pytest.raises(ConformanceError, match=r"orders\[0\]\.count"):
+        conf.check_request(
+            "POST", "/portfolio/events/orders/batched", {"orders": [dict(good, count="1.005")]}
+        )
+
+
+async def test_server_request_tap_sees_the_bodies_clients_send(sim: Sim) -> None:
+    conf = Conformance.load()
+    # A fresh server with the request tap on: a valid order passes, a legacy-shaped one is named.
+    from kalbot.adapters.simulated.server.app import ServerOptions, serve
+
+    opts = ServerOptions(request_tap=conf.record_request, run_clock=False)
+    async with (
+        serve(sim.service, sim.keys, opts) as srv,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}") as c,
+    ):
+        path = "/trade-api/v2/portfolio/events/orders"
+        body = {
+            "ticker": YES_MKT, "side": "bid", "count": "1", "price": "0.30",
+            "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker",
+        }  # fmt: skip
+        r = await c.post(path, json=body, headers=sim.signer.headers("POST", path))
+        assert r.status_code == 201
+        legacy = {"ticker": YES_MKT, "action": "buy", "side": "yes", "count": 1, "yes_price": 30}
+        await c.post(path, json=legacy, headers=sim.signer.headers("POST", path))
+    assert conf.checked == 2
+    assert len(conf.problems) == 1 and "$.side: 'yes'" in conf.problems[0]

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kalbot.adapters.simulated.server.auth import AuthError, KeyRegistry
-from kalbot.adapters.simulated.server.http import API_PREFIX, Plumbing, Tap, route
+from kalbot.adapters.simulated.server.http import API_PREFIX, Plumbing, RequestTap, Tap, route
 from kalbot.adapters.simulated.server.ratelimit import RateLimiter
 from kalbot.adapters.simulated.server.rest_market import MarketRoutes
 from kalbot.adapters.simulated.server.rest_portfolio import NOT_IN_SPEC, PortfolioRoutes
@@ -49,6 +49,7 @@ _DROPPABLE = {"/portfolio/events/orders", "/portfolio/events/orders/batched"}
 class ServerOptions:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     tap: Tap | None = None  # sees every REST answer (conformance checks)
+    request_tap: RequestTap | None = None  # sees every REST request body (conformance checks)
     ws_tap: Callable[[dict[str, Any]], None] | None = None  # sees every WS message sent
     run_clock: bool = True  # tick the service on a timer (off: tests tick by hand)
 
@@ -58,7 +59,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app for ``service``; every key in ``keys`` must have an account on its exchange."""
     opts = options or ServerOptions()
-    plumbing = Plumbing(keys, opts.rate_limiter, service.faults, opts.tap)
+    plumbing = Plumbing(keys, opts.rate_limiter, service.faults, opts.tap, opts.request_tap)
     routes: list[BaseRoute] = []
     for method, template, handler, auth in [
         *MarketRoutes(service, opts.rate_limiter).routes(),
@@ -90,7 +91,8 @@ def create_app(
         finally:
             for s in list(service.hub.sessions):
                 s.close()
-            await service.stop()
+            if opts.run_clock:
+                await service.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
 

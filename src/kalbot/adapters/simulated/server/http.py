@@ -29,6 +29,8 @@ API_PREFIX = "/trade-api/v2"
 
 # (method, path template relative to the API prefix, status, JSON body) of every answer given.
 Tap = Callable[[str, str, int, Any], None]
+# (method, path template, parsed JSON body) of every request that carried a body.
+RequestTap = Callable[[str, str, Any], None]
 
 
 @dataclass(slots=True)
@@ -53,11 +55,13 @@ class Plumbing:
         limiter: RateLimiter,
         faults: FaultInjector,
         tap: Tap | None = None,
+        request_tap: RequestTap | None = None,
     ) -> None:
         self.keys = keys
         self.limiter = limiter
         self.faults = faults
         self.tap = tap
+        self.request_tap = request_tap
         self.lock = asyncio.Lock()
 
 
@@ -124,6 +128,8 @@ def route(
                     body = json.loads(raw)
                 except ValueError:
                     return answer(400, error_body("invalid_parameters", "body is not valid JSON"))
+                if plumbing.request_tap is not None and in_spec:
+                    plumbing.request_tap(method, template, body)
         items = 1
         if isinstance(body, dict) and isinstance(body.get("orders"), list):
             items = len(body["orders"])
