@@ -18,14 +18,17 @@ from kalbot.adapters.kalshi.signing import Signer
 from kalbot.adapters.kalshi.ws import KalshiWebSocket
 from kalbot.adapters.kalshi.ws_events import (
     CommandError,
+    CommandOk,
     Event,
     FillEvent,
     LifecycleEvent,
     MarketPositionEvent,
     OrderbookDelta,
+    OrderbookSnapshot,
     Reconnected,
     SequenceGap,
     TradeEvent,
+    Unsubscribed,
     UserOrderEvent,
 )
 from kalbot.domain.prices import Side
@@ -360,3 +363,47 @@ async def test_subscribe_refuses_unknown_channels_and_books_without_tickers() ->
         await ws.subscribe(["ticker_v2"])
     with pytest.raises(ValueError, match="needs market tickers"):
         await ws.subscribe(["orderbook_delta"])
+
+
+async def test_add_markets_and_unsubscribe_send_the_documented_commands() -> None:
+    async def script(conn: ServerConnection, n: int) -> None:
+        cmd = await fake.command(conn)
+        await _send(
+            conn, id=cmd["id"], type="subscribed", msg={"channel": "orderbook_delta", "sid": 3}
+        )
+        await conn.send(json.dumps(snapshot(3, 1, [["0.1000", "1.00"]], [])))
+        update = await fake.command(conn)
+        await _send(
+            conn, id=update["id"], sid=3, seq=2, type="ok", msg={"market_tickers": ["T", "U"]}
+        )
+        unsub = await fake.command(conn)
+        await _send(conn, id=unsub["id"], sid=3, seq=3, type="unsubscribed")
+        await asyncio.sleep(1)
+
+    fake = FakeServer(script)
+    async with serve(fake.handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(f"ws://127.0.0.1:{port}/trade-api/ws/v2")
+        sub = await ws.subscribe(["orderbook_delta"], ["T"])
+        stream = ws.events()
+        try:
+            async with asyncio.timeout(5):
+                async for event in stream:
+                    if isinstance(event, OrderbookSnapshot):
+                        await ws.update_subscription(3, "add_markets", ["U"])
+                    elif isinstance(event, CommandOk):
+                        await ws.unsubscribe(sub)
+                    elif isinstance(event, Unsubscribed):
+                        break
+        finally:
+            await ws.close()
+            await stream.aclose()
+    assert [c["cmd"] for c in fake.commands] == ["subscribe", "update_subscription", "unsubscribe"]
+    assert fake.commands[1]["params"] == {
+        "sids": [3],
+        "market_tickers": ["U"],
+        "action": "add_markets",
+    }
+    assert fake.commands[2]["params"] == {"sids": [3]}
+    assert sub.tickers == ("T", "U")
+    assert ws.book("T") is None and ws.gaps == 0  # ok/unsubscribed seq 2, 3 follow the snapshot
