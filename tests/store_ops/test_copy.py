@@ -148,7 +148,10 @@ async def test_postgres_to_sqlite_keeps_the_sequence_floor(
         "VALUES ('GONE', 'yes', 1, 0.5, '2026-01-01T00:00:00Z', 'open')",
     )
     await execute(postgres_url, "DELETE FROM positions WHERE ticker = 'GONE'")  # id 6, gone
+    # PostgreSQL keeps the sign of -0.0, SQLite does not: still the same number, still verified.
+    await execute(postgres_url, "UPDATE positions SET pnl = CAST('-0' AS DOUBLE PRECISION)")
     await copy_database(postgres_url, sqlite_url)
+    assert await fetch(sqlite_url, "SELECT DISTINCT pnl FROM positions") == [(0.0,)]
     await execute(
         sqlite_url,
         "INSERT INTO positions (ticker, side, quantity, entry_price, entry_time, status) "

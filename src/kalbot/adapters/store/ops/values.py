@@ -78,7 +78,7 @@ def compared_kind(source: Kind, target: Kind) -> Kind:
         if winner in pair:
             return winner
     if pair <= {Kind.INTEGER, Kind.FLOAT, Kind.NUMERIC}:
-        return Kind.FLOAT if Kind.FLOAT in pair else Kind.NUMERIC
+        return Kind.NUMERIC  # 7 and 7.0 both normalise to "7"
     if Kind.TEXT in pair:
         return Kind.TEXT
     return Kind.OTHER
@@ -226,6 +226,17 @@ def normaliser(kind: Kind) -> Callable[[Any], str | None]:
         def timestamp(value: Any) -> str | None:
             if type(value) is datetime and value.tzinfo is None:  # PostgreSQL TIMESTAMP
                 return value.isoformat(timespec="microseconds")
+            if type(value) is str:
+                # The two forms kalbot writes, without a parse: iso_utc ("...:SSZ",
+                # "...:SS.ffffffZ") and SQLite's CURRENT_TIMESTAMP ("YYYY-MM-DD HH:MM:SS").
+                # (A malformed value of the same shape is refused by the converter anyway.)
+                n = len(value)
+                if n == 20 and value[19] == "Z" and value[10] == "T":
+                    return value[:19] + ".000000"
+                if n == 27 and value[26] == "Z" and value[19] == ".":
+                    return value[:26]
+                if n == 19 and value[10] == " ":
+                    return f"{value[:10]}T{value[11:]}.000000"
             return _normalise(value, kind)
 
         return timestamp
@@ -263,9 +274,11 @@ def _normalise(value: Any, kind: Kind) -> str | None:
     return str(value)
 
 
-# Kinds whose raw driver values are already canonical on both databases (str / int), and
-# whose converter refuses anything else, so the checksum can take them as they come.
-_CANONICAL = frozenset({Kind.TEXT, Kind.INTEGER})
+# Kinds whose raw driver values are already canonical on both databases (str / int /
+# float), and whose converter refuses anything else, so the checksum takes them as they come.
+# The one exception, -0.0 (SQLite stores it as 0.0, PostgreSQL keeps the sign), is folded in
+# the rare rows whose text shows one.
+_CANONICAL = frozenset({Kind.TEXT, Kind.INTEGER, Kind.FLOAT})
 
 
 class TableDigest:
@@ -281,6 +294,7 @@ class TableDigest:
 
     def __init__(self, kinds: Sequence[Kind], ordered: bool = True) -> None:
         self._special = [(i, normaliser(k)) for i, k in enumerate(kinds) if k not in _CANONICAL]
+        self._floats = [i for i, k in enumerate(kinds) if k == Kind.FLOAT]
         self._width = len(kinds)
         self._ordered = ordered
         self._hash = hashlib.sha256()
@@ -293,7 +307,13 @@ class TableDigest:
             raise ValueError(f"row has {len(values)} values, expected {self._width}")
         for i, f in self._special:
             values[i] = f(values[i])
-        return repr(values)
+        line = repr(values)
+        if self._floats and "-0.0" in line:
+            for i in self._floats:
+                if type(values[i]) is float:
+                    values[i] += 0.0  # -0.0 + 0.0 is 0.0
+            line = repr(values)
+        return line
 
     def add(self, row: Sequence[Any]) -> None:
         self.add_many([row])
