@@ -312,3 +312,23 @@ async def test_a_market_archived_past_the_cutoff_is_found_in_historical() -> Non
         assert old.result is not None and old.result.value == "yes"
         with pytest.raises(NotFound, match="live or historical"):
             await md.market("KXGONE-1")
+
+
+async def test_cancelling_an_order_that_is_already_gone_is_not_an_error() -> None:
+    fake = FakeKalshi()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/trade-api/v2")
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "gone"}})
+        if path == "/portfolio/orders/o-resting":
+            return httpx.Response(
+                200, json={"order": {"order_id": "o-resting", "ticker": "T", "status": "resting"}}
+            )
+        return fake(request)
+
+    async with make_client(handler) as client:
+        broker = KalshiBroker(client)
+        await broker.cancel("o-done")  # the fake says every other order is executed
+        with pytest.raises(NotFound):
+            await broker.cancel("o-resting")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from kalbot.adapters.kalshi import convert
 from kalbot.adapters.kalshi import wire as w
 from kalbot.adapters.kalshi.client import KalshiClient
+from kalbot.adapters.kalshi.errors import NotFound
 from kalbot.domain.market import Market
 from kalbot.domain.orders import Fill, OrderAck, OrderIntent, to_v2
 
@@ -47,7 +48,16 @@ class KalshiBroker:
         return ack
 
     async def cancel(self, order_id: str) -> None:
-        await self.client.cancel_order(order_id)
+        """Cancel a resting order. An order that is already gone (a retried cancel whose first
+        attempt worked, or an order that filled meanwhile) counts as cancelled; its fills, if
+        any, arrive through ``fills()``."""
+        try:
+            await self.client.cancel_order(order_id)
+        except NotFound:
+            order = await self.client.order(order_id)  # NotFound here: no such order at all
+            if order.status not in ("canceled", "executed"):
+                raise
+            log.info("order %s was already %s", order_id, order.status)
 
     async def _client_order_id(self, f: w.FillW) -> str:
         """Kalshi's REST fills carry no ``client_order_id``; the order does (looked up once)."""
