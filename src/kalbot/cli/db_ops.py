@@ -79,6 +79,7 @@ def backup(
         f"backed up revision {result.revision} to {result.path} "
         f"({result.format}, {_size(result.bytes)})",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -97,6 +98,7 @@ def restore(
         f"restored {result.source} ({result.format}) into {result.target}; "
         f"schema revision {result.revision}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -123,7 +125,9 @@ def dump(
         _run(to_file)
     finally:
         partial.unlink(missing_ok=True)
-    err_console.print(f"dumped {source.split('://')[0]} database to {output}", highlight=False)
+    err_console.print(
+        f"dumped {source.split('://')[0]} database to {output}", highlight=False, soft_wrap=True
+    )
 
 
 class _RichCopyProgress:
@@ -188,7 +192,11 @@ def copy(
     for t in report.tables:
         table.add_row(t.table, str(t.rows), t.checksum[:16])
     console.print(table)
-    console.print(f"{report.total_rows} rows: {report.source} -> {report.target}", highlight=False)
+    console.print(
+        f"{report.total_rows} rows: {report.source} -> {report.target}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @db_app.command("cleanup")
@@ -212,6 +220,7 @@ def cleanup(
         f"{verb} {result.matched if result.dry_run else result.affected} snapshot rows "
         f"older than {result.cutoff}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -238,6 +247,7 @@ def archive(
         f"{verb} {result.matched if result.dry_run else result.affected} closed positions "
         f"(exit before {result.cutoff}) to positions_archive",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -254,6 +264,7 @@ def stats(url: UrlOption = None) -> None:
         f"{result.database} ({result.dialect}, revision {result.revision}): "
         f"{_size(result.size_bytes)}",
         highlight=False,
+        soft_wrap=True,
     )
     table = Table()
     table.add_column("table")
@@ -272,4 +283,4 @@ def explain_cmd(
     """Print the database's query plan for a statement (never runs it)."""
     target = _url(url)
     for line in _run(lambda: explain(target, sql)):
-        console.print(line, highlight=False, markup=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
