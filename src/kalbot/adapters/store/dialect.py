@@ -5,8 +5,10 @@ Everything else in the repository is dialect-neutral SQLAlchemy Core.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -68,37 +70,52 @@ def placeholders(count: int, start: int = 1) -> list[str]:
     return [f":p{i}" for i in range(start, start + count)]
 
 
+async def _prefetched(
+    fetch: Callable[[], Awaitable[Sequence[Sequence[Any]]]],
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    # The next chunk is requested before this one is handed out, so the database (or
+    # aiosqlite's thread) produces it while the caller converts the current one. Only one
+    # request is ever in flight on the connection.
+    pending = asyncio.ensure_future(fetch())
+    try:
+        while True:
+            rows = await pending
+            if not rows:
+                return
+            pending = asyncio.ensure_future(fetch())
+            yield rows
+    finally:
+        if not pending.done():
+            # Let the in-flight fetch finish before the cursor and transaction are closed.
+            with contextlib.suppress(Exception):
+                await pending
+
+
 async def stream_rows(
     conn: AsyncConnection, sql: str, params: Mapping[str, Any], chunk: int = 5000
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Yield chunks of rows of a query without loading the whole result.
 
     PostgreSQL: an asyncpg server-side cursor in a read-only transaction. SQLite: the
-    driver's own cursor, ``chunk`` rows per fetch.
+    driver's own cursor, ``chunk`` rows per fetch. At most two chunks are in memory.
     Markers come from :func:`placeholders`.
     """
+    driver = await _driver(conn)
     if conn.dialect.name == "postgresql":
         # A server-side cursor needs a transaction: let SQLAlchemy open it (this statement is
         # the first of the transaction), so its rollback ends the cursor when the caller stops
         # early. Then read through asyncpg's cursor: SQLAlchemy's row layer costs more than
         # the fetch itself.
         await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        driver = await _driver(conn)
         names = list(params)
         positional = re.sub(r":(p\d+)\b", lambda m: f"${names.index(m.group(1)) + 1}", sql)
         pg_cursor = await driver.cursor(positional, *params.values())
-        while True:
-            records = await pg_cursor.fetch(chunk)
-            if not records:
-                return
+        async for records in _prefetched(lambda: pg_cursor.fetch(chunk)):
             yield records
-    driver = await _driver(conn)
+        return
     cursor = await driver.execute(sql, dict(params))
     try:
-        while True:
-            rows = await cursor.fetchmany(chunk)
-            if not rows:
-                return
+        async for rows in _prefetched(lambda: cursor.fetchmany(chunk)):
             yield rows
     finally:
         await cursor.close()
