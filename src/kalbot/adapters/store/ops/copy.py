@@ -41,6 +41,7 @@ from kalbot.adapters.store.ops.errors import (
     one_line,
 )
 from kalbot.adapters.store.ops.schema import TableShape, quote, reflect_tables
+from kalbot.adapters.store.ops.sequences import fix_sequences
 from kalbot.adapters.store.ops.urls import DatabaseUrl, parse_database_url
 from kalbot.adapters.store.ops.values import (
     ConversionError,
@@ -193,7 +194,7 @@ async def _copy(
                     results = []
                     for plan in plans:
                         results.append(await _copy_table(s_conn, t_conn, plan, batch_size, sink))
-                    await _fix_sequences(s_conn, t_conn, plans)
+                    await fix_sequences(s_conn, t_conn, [(p.source, p.target) for p in plans])
                     for plan, expected in zip(plans, results, strict=True):
                         sink.verifying(plan.target.name)
                         await _verify(t_conn, plan, expected, batch_size)
@@ -333,80 +334,3 @@ async def _verify(
             f"table {plan.target.name}: checksum differs (source {expected.checksum[:16]}…, "
             f"target {digest.hexdigest()[:16]}…); copy rolled back"
         )
-
-
-async def _id_floor(conn: AsyncConnection, plan: _Plan, pk: str) -> int:
-    """The highest id the source ever handed out for this table (deleted rows included)."""
-    name = plan.source.name
-    if conn.dialect.name == "sqlite":
-        has_seq = (
-            await conn.execute(
-                text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'")
-            )
-        ).first()
-        if not has_seq:
-            return 0
-        row = (
-            await conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": name})
-        ).first()
-        return int(row[0]) if row and row[0] is not None else 0
-    seq = (
-        await conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": pk})
-    ).scalar()
-    if not seq:
-        return 0
-    last, called = (await conn.execute(text(f"SELECT last_value, is_called FROM {seq}"))).one()
-    return int(last) if called else int(last) - 1
-
-
-async def _fix_sequences(
-    s_conn: AsyncConnection, t_conn: AsyncConnection, plans: Sequence[_Plan]
-) -> None:
-    for plan in plans:
-        pks = plan.target.primary_key
-        if len(pks) != 1 or plan.target.kind(pks[0]) != Kind.INTEGER:
-            continue
-        pk, name = pks[0], plan.target.name
-        q_name, q_pk = quote(t_conn, name), quote(t_conn, pk)
-        floor = await _id_floor(s_conn, plan, pk)
-        if t_conn.dialect.name == "postgresql":
-            seq = (
-                await t_conn.execute(
-                    text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": pk}
-                )
-            ).scalar()
-            if not seq:
-                continue
-            top = (
-                await t_conn.execute(text(f"SELECT COALESCE(MAX({q_pk}), 0) FROM {q_name}"))
-            ).scalar_one()
-            value = max(int(top), floor)
-            # setval(seq, v, true): the next id is v + 1; an empty table restarts at 1.
-            await t_conn.execute(
-                text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
-                {"s": seq, "v": max(value, 1), "called": value > 0},
-            )
-        else:
-            autoinc = (
-                await t_conn.execute(
-                    text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"),
-                    {"t": name},
-                )
-            ).scalar()
-            if not autoinc or "AUTOINCREMENT" not in str(autoinc).upper() or floor <= 0:
-                continue  # SQLite already keeps sqlite_sequence >= max(id) on insert
-            updated = await t_conn.execute(
-                text("UPDATE sqlite_sequence SET seq = :f WHERE name = :t AND seq < :f"),
-                {"f": floor, "t": name},
-            )
-            if updated.rowcount == 0:
-                exists = (
-                    await t_conn.execute(
-                        text("SELECT 1 FROM sqlite_sequence WHERE name = :t"), {"t": name}
-                    )
-                ).first()
-                if not exists:
-                    await t_conn.execute(
-                        text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :f)"),
-                        {"t": name, "f": floor},
-                    )
