@@ -243,3 +243,15 @@ async def test_injected_disconnect_closes_the_socket(sim: Sim) -> None:
         with pytest.raises(websockets.ConnectionClosed):
             await recv(ws, wait=2)
     assert sim.service.faults.injected["ws_disconnect"] >= 1
+
+
+async def test_ticker_initial_snapshot_on_request(sim: Sim) -> None:
+    async with ws_client(sim) as ws:
+        await cmd(ws, 1, "subscribe", channels=["ticker"], market_tickers=[YES_MKT, NO_MKT],
+                  send_initial_snapshot=True)  # fmt: skip
+        await recv(ws, of("subscribed"))
+        first = await recv(ws, of("ticker"))
+        second = await recv(ws, of("ticker"))
+        assert {first["msg"]["market_ticker"], second["msg"]["market_ticker"]} == {YES_MKT, NO_MKT}
+        assert first["msg"]["yes_bid_dollars"] == "0.4000"
+        assert first["msg"]["yes_ask_dollars"] == "0.4500"

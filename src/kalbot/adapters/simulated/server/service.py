@@ -92,7 +92,7 @@ class SimService:
         self._unsettled: set[str] = set()
         self._known = 0
         self._last_trade_size: dict[str, Decimal] = {}
-        self.hub = Hub(_Books(exchange), self.now_ms, self.now_iso)
+        self.hub = Hub(_Books(exchange), self.now_ms, self.now_iso, self.ticker_msg)
         exchange.subscribe(self._events.append)
         now = self.now()
         for t in exchange.tickers():
@@ -236,36 +236,34 @@ class SimService:
         return msg
 
     def _ticker(self, ticker: str) -> None:
-        if not any(
+        if any(
             sub.channel == "ticker" and sub.matches(ticker)
             for s in self.hub.sessions
             for sub in s.subs.values()
         ):
-            return
+            self.hub.publish("ticker", "ticker", self.ticker_msg(ticker), ticker=ticker)
+
+    def ticker_msg(self, ticker: str) -> dict[str, Any]:
+        """The ``ticker`` message body for one market as it stands now."""
         m = self.exchange.market(ticker)
         q = m.quote
         last = m.last_price if m.last_price is not None else Decimal(0)
         now = self.now()
         last_size = self._last_trade_size.get(ticker, Decimal(0))
-        self.hub.publish(
-            "ticker",
-            "ticker",
-            {
-                "market_ticker": ticker,
-                "market_id": payloads.market_id(ticker),
-                "price_dollars": dollars(last),
-                "yes_bid_dollars": dollars(q.yes_bid if q.yes_bid is not None else Decimal(0)),
-                "yes_ask_dollars": dollars(q.yes_ask if q.yes_ask is not None else Decimal(1)),
-                "yes_bid_size_fp": count(q.yes_bid_size),
-                "yes_ask_size_fp": count(q.yes_ask_size),
-                "last_trade_size_fp": count(last_size),
-                "volume_fp": count(m.volume),
-                "open_interest_fp": count(m.open_interest),
-                "dollar_volume": int(m.volume * last),
-                "dollar_open_interest": int(m.open_interest * last),
-                "ts": unix_s(now),
-                "ts_ms": unix_ms(now),
-                "time": rfc3339(now),
-            },
-            ticker=ticker,
-        )
+        return {
+            "market_ticker": ticker,
+            "market_id": payloads.market_id(ticker),
+            "price_dollars": dollars(last),
+            "yes_bid_dollars": dollars(q.yes_bid if q.yes_bid is not None else Decimal(0)),
+            "yes_ask_dollars": dollars(q.yes_ask if q.yes_ask is not None else Decimal(1)),
+            "yes_bid_size_fp": count(q.yes_bid_size),
+            "yes_ask_size_fp": count(q.yes_ask_size),
+            "last_trade_size_fp": count(last_size),
+            "volume_fp": count(m.volume),
+            "open_interest_fp": count(m.open_interest),
+            "dollar_volume": int(m.volume * last),
+            "dollar_open_interest": int(m.open_interest * last),
+            "ts": unix_s(now),
+            "ts_ms": unix_ms(now),
+            "time": rfc3339(now),
+        }

@@ -130,11 +130,16 @@ class Hub:
     """All open sessions and the last published state of every watched book."""
 
     def __init__(
-        self, books: BookSource, now_ms: Callable[[], int], now_iso: Callable[[], str]
+        self,
+        books: BookSource,
+        now_ms: Callable[[], int],
+        now_iso: Callable[[], str],
+        ticker_msg: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.books = books
         self.now_ms = now_ms
         self.now_iso = now_iso
+        self.ticker_msg = ticker_msg
         self.sessions: set[Session] = set()
         self._published: dict[str, tuple[Levels, Levels]] = {}
 
@@ -253,6 +258,8 @@ class Hub:
             )
             if ch == "orderbook_delta":
                 self._snapshots(session, sub, tickers or [])
+            elif ch == "ticker" and params.get("send_initial_snapshot") is True:
+                self._ticker_snapshots(session, sub, tickers or [])
 
     def _unsubscribe(self, session: Session, cmd_id: Any, params: dict[str, Any]) -> None:
         sids = params.get("sids")
@@ -309,6 +316,15 @@ class Hub:
         )
         if sub.channel == "orderbook_delta" and new:
             self._snapshots(session, sub, new)
+
+    def _ticker_snapshots(
+        self, session: Session, sub: Subscription, tickers: Iterable[str]
+    ) -> None:
+        """``send_initial_snapshot``: one ticker message per named market, at once."""
+        if self.ticker_msg is None:
+            return
+        for t in tickers:
+            session.send({"type": "ticker", "sid": sub.sid, "msg": self.ticker_msg(t)})
 
     def _snapshots(self, session: Session, sub: Subscription, tickers: Iterable[str]) -> None:
         for t in tickers:
