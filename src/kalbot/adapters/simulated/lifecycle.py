@@ -11,7 +11,7 @@ from decimal import Decimal
 from kalbot.adapters.simulated.book import Book, BookLeg, Leg
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import LifecycleType, MarketEvent, SettlementEvent
-from kalbot.adapters.simulated.markets import MarketSpec, MarketState
+from kalbot.adapters.simulated.markets import MarketSpec, MarketState, fee_cache_for
 from kalbot.adapters.simulated.matching import FillRow, Matcher
 from kalbot.adapters.simulated.records import SettlementRecord
 from kalbot.adapters.simulated.units import (
@@ -58,7 +58,9 @@ class Lifecycle(Matcher):
             status = MarketStatus.CLOSED
         else:
             status = MarketStatus.ACTIVE
-        state = MarketState(spec=spec, status=status, close_time=spec.close_time)
+        state = MarketState(
+            spec=spec, status=status, close_time=spec.close_time, fee_cache=fee_cache_for(spec)
+        )
         self._markets[spec.ticker] = state
         self._books[spec.ticker] = Book(spec.ticker, self._book_leg)
         if status is MarketStatus.INITIALIZED and spec.open_time is not None:

@@ -55,6 +55,7 @@ class MarketState:
     last_price: int | None = None  # YES ticks
     result: MarketResult | None = None
     settled_time: datetime | None = None
+    # shared by every market on the same fee schedule (see ``fee_cache_for``)
     fee_cache: dict[tuple[int, int, bool], int] = field(default_factory=dict)
     fill_model: FillModel | None = None  # set: fills come from recorded quotes, not the book
     tape_quote: Quote | None = None
@@ -65,7 +66,7 @@ class MarketState:
         key = (units, own_ticks, is_taker)
         fee = self.fee_cache.get(key)
         if fee is None:
-            if len(self.fee_cache) > 4096:
+            if len(self.fee_cache) > 1 << 16:
                 self.fee_cache.clear()
             fee = self.fee_cache[key] = fee_money(
                 units, own_ticks, is_taker, self.spec.fee_type, self.spec.fee_multiplier
@@ -75,3 +76,11 @@ class MarketState:
     @property
     def ticker(self) -> str:
         return self.spec.ticker
+
+
+_FEE_CACHES: dict[tuple[FeeType, Decimal], dict[tuple[int, int, bool], int]] = {}
+
+
+def fee_cache_for(spec: MarketSpec) -> dict[tuple[int, int, bool], int]:
+    """One fee memo per fee schedule, shared by its markets (a fee depends only on it)."""
+    return _FEE_CACHES.setdefault((spec.fee_type, spec.fee_multiplier), {})
