@@ -73,6 +73,10 @@ async def test_provider_errors_are_skips_with_the_reason_and_billed_usage_record
     results = [await analyst.analyze(context()) for _ in range(3)]
     assert [r.error for r in results] == ["llm_rate_limited", "llm_timeout", "llm_refusal"]
     assert all(r.decision is Decision.SKIP and r.probability_yes is None for r in results)
+    assert results[0].cost == 0  # a 429 is not billed
+    # A timeout may be billed after all: the reserved worst case is booked.
+    assert results[1].cost == D(results[1].metadata["reserved"]) > 0
+    assert results[1].metadata["cost_estimated"] is True
     assert results[2].cost == D("0.0011")  # the refusal was billed
     assert len(store.rows) == 3 and not store.reservations
 

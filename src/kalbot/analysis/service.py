@@ -57,6 +57,8 @@ class _Estimate:
 
 # Failures raised before any model was called: they are recorded, but not counted as calls.
 NO_CALL_CODES = frozenset({BUDGET_EXHAUSTED, UnknownModelPrice.code, "analyst_misconfigured"})
+# Failures after which the provider may still bill a call whose usage we never saw.
+BILLED_UNKNOWN = frozenset({"llm_timeout"})
 
 
 class _Failed(Exception):
@@ -167,6 +169,11 @@ class RecordedAnalyst:
                     raise _Failed(BUDGET_EXHAUSTED, f"worst case ${worst} does not fit today")
             est = await self._estimate(context)
         except _Failed as failed:
+            if failed.code in BILLED_UNKNOWN and reservation is not None and not failed.cost:
+                # The request reached the provider, which may finish and bill it: book the
+                # reserved worst case rather than guess zero, so the hard budget stays hard.
+                failed.cost = reservation.amount
+                base_meta["cost_estimated"] = True
             analysis = self._failure(context, failed, base_meta, started)
         except Exception as e:  # isolate anything a provider or model can throw
             log.exception("analysis of %s failed", market.ticker)
