@@ -150,3 +150,76 @@ def test_ws_delta_decimals_round_trip(price: D, delta: D) -> None:
     event = parse_message(frame)
     assert isinstance(event, OrderbookDelta)
     assert (event.price, event.delta, event.side) == (price, delta, Side.NO)
+
+
+levels_st = st.lists(
+    st.tuples(st.integers(1, 99), st.integers(1, 500)), max_size=8, unique_by=lambda x: x[0]
+)
+deltas_st = st.lists(
+    st.tuples(st.sampled_from(["yes", "no"]), st.integers(1, 99), st.integers(-600, 600)),
+    max_size=40,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(yes=levels_st, no=levels_st, deltas=deltas_st, use_yes_price=st.booleans())
+def test_local_book_equals_snapshot_plus_deltas(
+    yes: list[tuple[int, int]],
+    no: list[tuple[int, int]],
+    deltas: list[tuple[str, int, int]],
+    use_yes_price: bool,
+) -> None:
+    import asyncio
+    import json
+
+    from kalbot.adapters.kalshi.ws import KalshiWebSocket
+
+    def wire_no(cents: int) -> str:  # NO bids arrive at YES prices when use_yes_price
+        return format_dollars(D(100 - cents if use_yes_price else cents) / 100)
+
+    ws = KalshiWebSocket("ws://unused.invalid/trade-api/ws/v2")
+
+    async def feed() -> None:
+        sub = await ws.subscribe(["orderbook_delta"], ["T"], use_yes_price=use_yes_price)
+        subscribed = {"channel": "orderbook_delta", "sid": 1}
+        frames: list[dict[str, object]] = [
+            {"id": sub.command_id, "type": "subscribed", "msg": subscribed},
+            {
+                "type": "orderbook_snapshot",
+                "sid": 1,
+                "seq": 1,
+                "msg": {
+                    "market_ticker": "T",
+                    "yes_dollars_fp": [[format_dollars(D(p) / 100), f"{n}.00"] for p, n in yes],
+                    "no_dollars_fp": [[wire_no(p), f"{n}.00"] for p, n in no],
+                },
+            },
+        ]
+        for i, (side, p, d) in enumerate(deltas, start=2):
+            price = format_dollars(D(p) / 100) if side == "yes" else wire_no(p)
+            msg = {
+                "market_ticker": "T",
+                "price_dollars": price,
+                "delta_fp": f"{d}.00",
+                "side": side,
+            }
+            frames.append({"type": "orderbook_delta", "sid": 1, "seq": i, "msg": msg})
+        for f in frames:
+            await ws.handle_frame(json.dumps(f))
+
+    asyncio.run(feed())
+    model: dict[str, dict[D, D]] = {"yes": {}, "no": {}}
+    for p, n in yes:
+        model["yes"][D(p) / 100] = D(n)
+    for p, n in no:
+        model["no"][D(p) / 100] = D(n)
+    for side, p, d in deltas:
+        price = D(p) / 100
+        level = model[side].get(price, D(0)) + d
+        if level <= 0:
+            model[side].pop(price, None)
+        else:
+            model[side][price] = level
+    book = ws.book("T")
+    assert book is not None and ws.gaps == 0
+    assert book.yes == model["yes"] and book.no == model["no"]

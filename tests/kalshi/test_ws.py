@@ -122,7 +122,7 @@ async def test_snapshot_then_deltas_build_the_book_with_yes_prices_on_the_no_sid
         await conn.send(json.dumps(delta(7, 2, "yes", "0.4100", "25.00")))
         await conn.send(json.dumps(delta(7, 3, "no", "0.4500", "-20.00")))
         await conn.send(json.dumps(delta(7, 4, "yes", "0.4000", "-100.00")))
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
 
@@ -156,7 +156,7 @@ async def test_a_sequence_gap_marks_the_book_stale_and_asks_for_a_snapshot() -> 
         assert resync["cmd"] == "update_subscription"
         await conn.send(json.dumps(delta(1, 5, "yes", "0.4000", "1.00")))  # ignored: stale
         await conn.send(json.dumps(snapshot(1, 6, [["0.4000", "16.00"]], [["0.5000", "2.00"]])))
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
 
@@ -189,7 +189,7 @@ async def test_a_dropped_connection_reconnects_resubscribes_and_rebuilds() -> No
         if n == 1:
             await conn.close()
             return
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
 
@@ -304,7 +304,7 @@ async def test_malformed_frames_are_skipped_and_private_channels_parse() -> None
     async def script(conn: ServerConnection, n: int) -> None:
         for frame in frames:
             await conn.send(frame)
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
 
@@ -339,7 +339,7 @@ async def test_malformed_frames_are_skipped_and_private_channels_parse() -> None
 async def test_handshake_is_signed_over_the_ws_path(rsa_key: rsa.RSAPrivateKey) -> None:
     async def script(conn: ServerConnection, n: int) -> None:
         await _send(conn, id=1, type="ok", msg=[])
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
 
@@ -378,7 +378,7 @@ async def test_add_markets_and_unsubscribe_send_the_documented_commands() -> Non
         )
         unsub = await fake.command(conn)
         await _send(conn, id=unsub["id"], sid=3, seq=3, type="unsubscribed")
-        await asyncio.sleep(1)
+        await conn.wait_closed()
 
     fake = FakeServer(script)
     async with serve(fake.handler, "127.0.0.1", 0) as server:

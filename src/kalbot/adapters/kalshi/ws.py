@@ -138,8 +138,7 @@ class KalshiWebSocket:
         return sub
 
     async def _send_subscribe(self, sub: Subscription) -> None:
-        if self._conn is None:
-            return
+        # the id is registered even while offline so a replayed "subscribed" reply maps back
         sub.command_id = next(self._ids)
         sub.sids.clear()
         self._by_id[sub.command_id] = sub
