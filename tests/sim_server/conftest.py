@@ -14,7 +14,12 @@ import pytest
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.markets import MarketSpec
 from kalbot.adapters.simulated.server.app import RunningServer, ServerOptions, serve
-from kalbot.adapters.simulated.server.auth import KeyRegistry, generate_rsa_key_pem, load_public_key
+from kalbot.adapters.simulated.server.auth import (
+    KeyRegistry,
+    PublicKey,
+    generate_rsa_key_pem,
+    load_public_key,
+)
 from kalbot.adapters.simulated.server.builder import ApiKey, build_service
 from kalbot.adapters.simulated.server.clock import AcceleratedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig
@@ -39,6 +44,12 @@ def key_pem() -> bytes:
 @pytest.fixture(scope="session")
 def other_pem() -> bytes:
     return generate_rsa_key_pem()
+
+
+@pytest.fixture(scope="session")
+def public_keys(key_pem: bytes, other_pem: bytes) -> tuple[PublicKey, PublicKey]:
+    # Loading a private PEM checks the key (~0.3 s each): do it once per session.
+    return load_public_key(key_pem), load_public_key(other_pem)
 
 
 @dataclass
@@ -138,7 +149,10 @@ def fault_config() -> FaultConfig | None:
 
 @pytest.fixture
 async def sim(
-    key_pem: bytes, other_pem: bytes, sim_options: ServerOptions, fault_config: FaultConfig | None
+    key_pem: bytes,
+    public_keys: tuple[PublicKey, PublicKey],
+    sim_options: ServerOptions,
+    fault_config: FaultConfig | None,
 ) -> AsyncIterator[Sim]:
     clock = AcceleratedClock(START, speed=1.0)
     ex = make_exchange(clock)
@@ -146,8 +160,8 @@ async def sim(
     service, keys = build_service(
         ex,
         [
-            ApiKey("trader", load_public_key(key_pem), Decimal("1000")),
-            ApiKey("other", load_public_key(other_pem), Decimal("1000")),
+            ApiKey("trader", public_keys[0], Decimal("1000")),
+            ApiKey("other", public_keys[1], Decimal("1000")),
         ],
         faults=fault_config,
         config=ServiceConfig(settlement_delay=timedelta(minutes=5), tick_seconds=0.02),

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import base64
+import functools
 import time
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
+@functools.lru_cache(maxsize=16)
+def _load(private_pem: bytes) -> rsa.RSAPrivateKey:
+    # Loading checks the key (~0.3 s on a busy machine): once per PEM per session.
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
 class Signer:
     def __init__(self, key_id: str, private_pem: bytes) -> None:
-        key = serialization.load_pem_private_key(private_pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
         self.key_id = key_id
-        self._key = key
+        self._key = _load(private_pem)
 
     def headers(self, method: str, path: str, ts_ms: int | None = None) -> dict[str, str]:
         ts = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
