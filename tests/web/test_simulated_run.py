@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from e2e.world import served, write_params
+from kalbot.adapters.store.repository import Repository
 from kalbot.bootstrap import build_trading_app
 from kalbot.domain.clock import ManualClock
 from kalbot.web.app import create_app
@@ -25,17 +26,34 @@ from .conftest import make_config
 pytestmark = pytest.mark.slow
 
 
+async def _closed_positions(repo: Repository) -> int:
+    async with repo.connection("counting closed positions") as conn:
+        found = await conn.exec_driver_sql("SELECT COUNT(*) FROM positions WHERE status = 'closed'")
+        return int(found.scalar_one())
+
+
 def _run_bot(url: str, tmp_path: Path) -> ManualClock:
-    """Trade for a few accelerated hours; returns a clock stopped at the end of the run."""
+    """Trade in accelerated time; returns a clock stopped at the end of the run."""
 
     async def run() -> ManualClock:
+        # Migrate before the accelerated clock starts, so the bot sees the markets' whole lives.
+        repo = Repository(url)
+        await repo.initialize()
+        write_params(tmp_path / "m.json")
         with served(tmp_path, markets=8, speed=7200.0) as w:
-            write_params(tmp_path / "m.json")
-            bot = await build_trading_app(w.settings(url), mode="paper", clock=w.world.clock)
-            end = w.world.clock.now() + timedelta(hours=8)
+            bot = await build_trading_app(
+                w.settings(url), mode="paper", clock=w.world.clock, repo=repo
+            )
+            # Until the bot has traded and closed something (or a simulated day passed): how
+            # many cycles that takes depends on how busy the machine is.
+            end = w.world.clock.now() + timedelta(hours=24)
+            cycles = 0
             try:
                 while w.world.clock.now() < end:
                     await bot.engine.run_cycle()
+                    cycles += 1
+                    if cycles >= 6 and await _closed_positions(bot.repo) > 0:
+                        break
                     await asyncio.sleep(0.15)
             finally:
                 await bot.aclose()
