@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -53,3 +54,29 @@ def test_synth_refuses_a_bad_start_date_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "--start must be YYYY-MM-DD" in result.output
     assert "Traceback" not in result.output
+
+
+def test_synth_writes_to_postgresql_too(postgres_url: str) -> None:
+    import asyncio
+
+    from kalbot.adapters.store.repository import Repository
+
+    result = _invoke(["data", "synth", "--markets", "5", "--days", "1", "--url", postgres_url])
+    assert result.exit_code == 0, result.output
+
+    async def read() -> tuple[int, str | None]:
+        repo = Repository(postgres_url)
+        await repo.initialize(upgrade=False)
+        try:
+            count = await repo.count_snapshots()
+            tickers = [s.ticker async for s in repo.stream_snapshots(*_window())]
+            return count, await repo.market_result(tickers[0])
+        finally:
+            await repo.close()
+
+    count, verdict = asyncio.run(read())
+    assert count > 5 and verdict in {"yes", "no"}
+
+
+def _window() -> tuple[datetime, datetime]:
+    return datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC)
