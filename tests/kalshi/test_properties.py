@@ -35,7 +35,7 @@ grids = st.sampled_from(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(bid=prices4, ask=prices4, size=counts)
 def test_market_prices_round_trip_exactly_through_the_wire(bid: D, ask: D, size: D) -> None:
     raw = market_json(
@@ -55,7 +55,7 @@ def test_market_prices_round_trip_exactly_through_the_wire(bid: D, ask: D, size:
         assert m.quote.no_ask == 1 - bid
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(cents=st.integers(0, 100))
 def test_legacy_cents_equal_the_fixed_point_string(cents: int) -> None:
     legacy = market_json("T-L", yes_bid=cents, yes_ask=cents, last_price=cents, volume=5)
@@ -69,7 +69,7 @@ def test_legacy_cents_equal_the_fixed_point_string(cents: int) -> None:
     assert (a.yes_bid, a.yes_ask) == (b.yes_bid, b.yes_ask)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(price=prices4, grid=grids, rounding=st.sampled_from(list(Rounding)))
 def test_snapping_lands_on_the_grid_within_one_step_in_the_right_direction(
     price: D, grid: tuple[PriceRange, ...], rounding: Rounding
@@ -99,7 +99,7 @@ def test_snapping_lands_on_the_grid_within_one_step_in_the_right_direction(
         assert snapped >= price
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     limit=inner_prices,
     side=st.sampled_from(list(Side)),
@@ -137,7 +137,7 @@ def test_v2_body_refuses_prices_off_the_open_interval_and_missing_ids() -> None:
         convert.v2_body(V2Order("T", BookSide.BID, D("0.5"), D(0), "c", TimeInForce.IOC))
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(price=prices4, delta=st.integers(-10_000_000, 10_000_000).map(lambda n: D(n) / 100))
 def test_ws_delta_decimals_round_trip(price: D, delta: D) -> None:
     frame = (
