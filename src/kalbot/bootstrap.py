@@ -145,9 +145,6 @@ def _analyst_config(s: Settings) -> AnalystConfig:
 def _single_analyst(
     s: Settings, repo: Repository, clock: Clock, name: str, *, primary: bool
 ) -> RecordedAnalyst:
-    from kalbot.adapters.llm.factory import ProviderConfigError, build_client
-    from kalbot.analysis.budget import BudgetGuard
-    from kalbot.analysis.costs import CostTable, TokenPrice
     from kalbot.analysis.heuristic import load_params
     from kalbot.analysis.service import HeuristicAnalyst, LLMAnalyst
 
@@ -157,6 +154,11 @@ def _single_analyst(
         path = Path(ai.heuristic_params_path)
         # Read on every analysis: a `kalbot analyst fit` is picked up without a restart.
         return HeuristicAnalyst(repo, clock, cfg, lambda: load_params(path))
+    # Imported only for a paid provider: the SDKs take seconds to import.
+    from kalbot.adapters.llm.factory import ProviderConfigError, build_client
+    from kalbot.analysis.budget import BudgetGuard
+    from kalbot.analysis.costs import CostTable, TokenPrice
+
     guard = BudgetGuard(
         repo,
         clock,

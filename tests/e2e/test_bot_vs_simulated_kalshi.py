@@ -18,6 +18,7 @@ from kalbot.adapters.kalshi.client import KalshiClient
 from kalbot.adapters.kalshi.signing import Signer
 from kalbot.adapters.simulated.server.faults import FaultConfig
 from kalbot.adapters.store.convert import from_real
+from kalbot.adapters.store.repository import Repository
 from kalbot.bootstrap import build_trading_app
 from kalbot.engine.reconcile import find_mismatches
 
@@ -39,10 +40,13 @@ async def _rows(repo: object, sql: str) -> list[dict[str, object]]:
 
 async def _run(db_url: str, tmp_path: Path) -> None:
     faults = FaultConfig(drop_after_accept_rate=0.5, seed=11)
-    with served(tmp_path, faults=faults, speed=7200.0) as w:
-        write_params(tmp_path / "m.json")
+    # Migrate before the accelerated clock starts, so the bot sees the markets' whole lives.
+    repo = Repository(db_url)
+    await repo.initialize()
+    write_params(tmp_path / "m.json")
+    with served(tmp_path, faults=faults, speed=3600.0) as w:
         s = w.settings(db_url)
-        bot = await build_trading_app(s, mode="paper", clock=w.world.clock)
+        bot = await build_trading_app(s, mode="paper", clock=w.world.clock, repo=repo)
         end = w.world.clock.now().replace(microsecond=0)
         from datetime import timedelta
 

@@ -87,7 +87,7 @@ def test_kill_9_mid_run_then_restart_loses_no_fill_and_doubles_nothing(tmp_path:
     log = tmp_path / "bot.log"
     write_params(tmp_path / "m.json")
     with served(
-        tmp_path, speed=1800.0, faults=FaultConfig(drop_after_accept_rate=0.2, seed=5)
+        tmp_path, speed=3600.0, faults=FaultConfig(drop_after_accept_rate=0.2, seed=5)
     ) as w:
         env = _env(w, db, tmp_path)
         first = _launch(w, env, log)

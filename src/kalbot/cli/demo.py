@@ -117,6 +117,11 @@ async def run_demo(base: Settings, opts: DemoOptions) -> dict[str, Any]:
         f"{params.baseline_log_loss:.4f} for the raw mid)",
         highlight=False,
     )
+    from kalbot.adapters.store.repository import Repository
+
+    # Create and migrate the database before the accelerated clock starts ticking.
+    repo = Repository(f"sqlite+aiosqlite:///{opts.db_path}")
+    await repo.initialize()
     key_id = "kalbot-demo"
     pem = generate_rsa_key_pem()
     settle = timedelta(minutes=5)
@@ -144,7 +149,7 @@ async def run_demo(base: Settings, opts: DemoOptions) -> dict[str, Any]:
                 f"x{opts.speed:g} time from {world.clock.now():%Y-%m-%d %H:%M} UTC",
                 highlight=False,
             )
-            bot = await build_trading_app(s, mode="demo", clock=world.clock)
+            bot = await build_trading_app(s, mode="demo", clock=world.clock, repo=repo)
             try:
                 while world.clock.now() < end:
                     t0 = time.monotonic()
