@@ -98,9 +98,18 @@ def _unauthorised(request: Request) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="kalbot"'}
     if request.url.path.startswith("/api/") or not _wants_html(request):
         return _secure(JSONResponse({"detail": "token required"}, 401, headers=headers))
+    # Inline style: without the token not even /static may be fetched.
     body = (
         "<!doctype html><meta charset=utf-8><title>kalbot: token required</title>"
-        "<p>This dashboard needs its access token: open it as <code>/?token=…</code>.</p>"
+        "<style>body{font-family:system-ui,sans-serif;background:#f6f8fa;color:#1f2328;"
+        "display:flex;justify-content:center;margin-top:12vh}"
+        "div{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:1.5rem 2rem;"
+        "max-width:34rem}h1{font-size:1.3rem;margin:0 0 .6rem}code{background:#eff2f5;"
+        "padding:.1em .35em;border-radius:4px}</style>"
+        "<div><h1>kalbot: access token required</h1>"
+        "<p>This dashboard listens beyond this machine, so every request must carry its token. "
+        "Open it once as <code>/?token=&lt;KALBOT_WEB__TOKEN&gt;</code>; the browser keeps it "
+        "in a cookie.</p><p>Scripts: <code>Authorization: Bearer &lt;token&gt;</code>.</p></div>"
     )
     return _secure(Response(body, 401, headers=headers, media_type="text/html"))
 
