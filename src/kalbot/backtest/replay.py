@@ -1,0 +1,168 @@
+"""The replay seams the backtest plugs into the one engine loop.
+
+- ``RecordedMarketData`` wraps the venue's ``MarketData`` (the simulated exchange listing the
+  replayed markets) and shows each market with the volume and open interest of its latest
+  recorded snapshot at or before the replay clock, which the exchange cannot know.
+- ``ReplayedAnalyst`` answers with the analysis recorded at the time (``market_analyses``): the
+  newest one at or before the replay clock, never a later one.
+- ``BacktestStore`` is the engine's in-memory ``TradingStore`` with bounded memory: cycle
+  summaries and decision rows are folded into counters instead of kept.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from kalbot.domain.context import MarketContext
+from kalbot.domain.decisions import Analysis, Decision
+from kalbot.domain.market import Market, OrderBook
+from kalbot.domain.snapshot import Snapshot
+from kalbot.engine.records import CycleSummary, DecisionRecord
+from kalbot.engine.store import MemoryTradingStore
+from kalbot.ports import Clock, MarketData
+
+
+class LookAheadError(AssertionError):
+    """Something at replay time ``t`` was handed data stamped after ``t`` (a bug, never data)."""
+
+
+def _count(value: int | None) -> Decimal:
+    return Decimal(value) if value is not None and value > 0 else Decimal(0)
+
+
+class RecordedMarketData:
+    """``MarketData`` over the replay venue, with the recorded liquidity of each market.
+
+    ``observe`` is called by the driver with each snapshot as the clock reaches it; a snapshot
+    stamped after the clock is refused (``LookAheadError``), so nothing can leak forward.
+    """
+
+    def __init__(self, venue: MarketData, clock: Clock) -> None:
+        self.venue = venue
+        self.clock = clock
+        self._liquidity: dict[str, tuple[Decimal, Decimal]] = {}
+
+    def observe(self, snap: Snapshot) -> None:
+        if snap.timestamp > self.clock.now():
+            raise LookAheadError(f"snapshot of {snap.ticker} at {snap.timestamp} is in the future")
+        self._liquidity[snap.ticker] = (_count(snap.volume_24h), _count(snap.open_interest))
+
+    def forget(self, ticker: str) -> None:
+        self._liquidity.pop(ticker, None)
+
+    def _dress(self, m: Market) -> Market:
+        liq = self._liquidity.get(m.ticker)
+        if liq is None:
+            return m
+        return replace(m, volume_24h=liq[0], open_interest=liq[1])
+
+    async def open_markets(self) -> AsyncIterator[Market]:
+        async for m in self.venue.open_markets():
+            yield self._dress(m)
+
+    async def market(self, ticker: str) -> Market:
+        return self._dress(await self.venue.market(ticker))
+
+    async def orderbook(self, ticker: str) -> OrderBook:
+        return await self.venue.orderbook(ticker)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAnalysis:
+    """One ``market_analyses`` row as the backtest replays it."""
+
+    timestamp: datetime
+    analysis: Analysis
+
+
+@dataclass(frozen=True, slots=True)
+class UsedForecast:
+    """An analysis the strategy was shown, with the market's own mid at that moment."""
+
+    ticker: str
+    category: str
+    at: datetime
+    analysed_at: datetime
+    probability: Decimal
+    market_mid: Decimal
+
+
+class ReplayedAnalyst:
+    """The analyst of a backtest that costs nothing: the analyses recorded at the time.
+
+    For a market at replay time ``t`` it returns the newest recorded analysis stamped ``<= t``;
+    without one it answers SKIP with ``error='no_recorded_analysis'`` (never a made-up view).
+    Every analysis shown is kept once (per recorded row) in ``used`` for forecast scoring.
+    """
+
+    provider = "replay"
+
+    def __init__(self, analyses: Iterable[RecordedAnalysis], clock: Clock) -> None:
+        self.clock = clock
+        by: dict[str, list[RecordedAnalysis]] = {}
+        for a in analyses:
+            by.setdefault(a.analysis.ticker, []).append(a)
+        self._by = {t: sorted(v, key=lambda r: r.timestamp) for t, v in by.items()}
+        self._times = {t: [r.timestamp for r in v] for t, v in self._by.items()}
+        self.used: dict[tuple[str, datetime], UsedForecast] = {}
+        self.missing = 0
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by.values())
+
+    async def analyze(self, context: MarketContext) -> Analysis:
+        now = self.clock.now()
+        ticker = context.market.ticker
+        times = self._times.get(ticker, [])
+        i = bisect.bisect_right(times, now)
+        if i == 0:
+            self.missing += 1
+            return Analysis(
+                ticker, None, Decision.SKIP, Decimal(0), "no analysis recorded by then",
+                "replay", "recorded", error="no_recorded_analysis",
+            )  # fmt: skip
+        rec = self._by[ticker][i - 1]
+        if rec.timestamp > now:  # bisect guarantees this; kept as a tripwire
+            raise LookAheadError(f"analysis of {ticker} at {rec.timestamp} after {now}")
+        p = rec.analysis.probability_yes
+        mid = context.market.quote.mid
+        key = (ticker, rec.timestamp)
+        if p is not None and mid is not None and key not in self.used:
+            self.used[key] = UsedForecast(
+                ticker, context.market.category, now, rec.timestamp, p, mid
+            )
+        return rec.analysis
+
+
+class BacktestStore(MemoryTradingStore):
+    """``MemoryTradingStore`` whose per-cycle rows are counted, not kept (memory stays flat).
+
+    Keeps only the last cycle summary (the engine reads nothing older) and counts decision rows
+    by (stage, outcome, reason_code): the run's refusals by reason come from here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()
+        self.cycle_count = 0
+
+    async def add_decisions(self, rows: Sequence[DecisionRecord]) -> None:
+        for r in rows:
+            self.outcomes[(r.stage, r.outcome, r.reason_code)] += 1
+
+    async def add_cycle(self, summary: CycleSummary) -> None:
+        self.cycle_count += 1
+        self.cycles[:] = [summary]
+
+    def refusals(self) -> dict[str, int]:
+        """Trades refused or shrunk by the risk manager (and failed orders), by reason code."""
+        out: Counter[str] = Counter()
+        for (stage, outcome, reason), n in self.outcomes.items():
+            if outcome in ("refused", "shrunk") or (stage == "execution" and outcome == "error"):
+                out[f"{stage}:{outcome}:{reason}"] += n
+        return dict(sorted(out.items()))
