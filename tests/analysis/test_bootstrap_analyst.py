@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from kalbot.analysis.memory import InMemoryAIStore
@@ -35,3 +37,14 @@ def test_a_provider_override_and_an_ensemble_are_built_from_settings() -> None:
 def test_an_unusable_provider_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no API key"):
         build_analyst(load_settings(), InMemoryAIStore(), SystemClock(), provider="anthropic")  # type: ignore[arg-type]
+
+
+def test_the_daily_budget_comes_from_either_variable_the_prefixed_one_winning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.chdir(str(tmp_path))
+    monkeypatch.delenv("KALBOT_AI__DAILY_BUDGET", raising=False)
+    monkeypatch.setenv("DAILY_AI_BUDGET", "3.25")
+    assert load_settings().ai.daily_budget == Decimal("3.25")
+    monkeypatch.setenv("KALBOT_AI__DAILY_BUDGET", "7")
+    assert load_settings().ai.daily_budget == Decimal("7")
