@@ -1,8 +1,9 @@
 """Contract suite: the real Kalshi client against the simulated exchange over HTTP and WebSocket.
 
-The server runs on 127.0.0.1 (a free port) in this event loop; every answer it gives is checked
-against Kalshi's openapi.yaml / asyncapi.yaml by the simulator's conformance helper, and every
-number the client reads is checked against what the simulated book must contain.
+The server runs on 127.0.0.1 (a free port) in this event loop; every answer it gives and every
+request body this client sends is checked against Kalshi's openapi.yaml / asyncapi.yaml by the
+simulator's conformance helper, and every number the client reads is checked against what the
+simulated book must contain.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ async def venue(
     options = ServerOptions(
         rate_limiter=ServerRateLimiter(enabled=False),
         tap=conformance.record,
+        request_tap=conformance.record_request,  # every body this client sends, vs openapi.yaml
         ws_tap=conformance.record_ws,
         run_clock=True,
     )
