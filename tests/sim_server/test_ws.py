@@ -80,6 +80,7 @@ async def test_orderbook_snapshot_then_deltas_with_consecutive_seq(sim: Sim) -> 
         assert delta["seq"] == 2 and delta["sid"] == 1
         m = delta["msg"]
         assert (m["side"], m["price_dollars"], m["delta_fp"]) == ("yes", "0.4100", "3.00")
+        assert m["client_order_id"] == "ws-1"  # our own order moved this level
         # Another account sells YES into that bid: the level empties.
         sim.exchange.place(
             "maker",
@@ -88,6 +89,7 @@ async def test_orderbook_snapshot_then_deltas_with_consecutive_seq(sim: Sim) -> 
         sim.service.flush()
         gone = await recv(ws, of("orderbook_delta"))
         assert gone["seq"] == 3
+        assert "client_order_id" not in gone["msg"]  # another account's trade
         assert (gone["msg"]["price_dollars"], gone["msg"]["delta_fp"]) == ("0.4100", "-3.00")
 
 

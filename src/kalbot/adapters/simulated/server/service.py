@@ -171,6 +171,12 @@ class SimService:
         for ev in events:
             if isinstance(ev, BookDelta):
                 self._touched.add(ev.ticker)
+                if ev.account_id and ev.client_order_id:
+                    # Kalshi tells only the order's owner which of its orders moved the level.
+                    hub.cause[(ev.ticker, ev.side.value, ev.price)] = (
+                        ev.account_id,
+                        ev.client_order_id,
+                    )
             elif isinstance(ev, TradeEvent):
                 hub.publish("trade", "trade", payloads.ws_trade(ev.trade), ticker=ev.trade.ticker)
                 self._last_trade_size[ev.trade.ticker] = ev.trade.count
@@ -210,6 +216,7 @@ class SimService:
             hub.book_changed(t)
             self._ticker(t)
         self._touched.clear()
+        hub.cause.clear()
 
     def _lifecycle(self, ev: MarketEvent) -> dict[str, Any]:
         msg: dict[str, Any] = {"event_type": ev.event_type.value, "market_ticker": ev.ticker}

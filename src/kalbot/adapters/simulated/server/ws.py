@@ -141,6 +141,9 @@ class Hub:
         self.now_iso = now_iso
         self.ticker_msg = ticker_msg
         self.sessions: set[Session] = set()
+        # (ticker, side, own-leg price) -> (account, client_order_id) of the order that moved
+        # that level since the last publication; filled in by the service, cleared after.
+        self.cause: dict[tuple[str, str, Decimal], tuple[str, str]] = {}
         self._published: dict[str, tuple[Levels, Levels]] = {}
 
     # --- commands ------------------------------------------------------------------------
@@ -371,22 +374,20 @@ class Hub:
                         shown = (
                             Decimal(1) - price if (side == "no" and sub.use_yes_price) else price
                         )
+                        msg: dict[str, Any] = {
+                            "market_ticker": ticker,
+                            "market_id": self.books.market_id(ticker),
+                            "price_dollars": dollars(shown),
+                            "delta_fp": count(delta),
+                            "side": side,
+                            "ts": ts,
+                            "ts_ms": ts_ms,
+                        }
+                        cause = self.cause.get((ticker, side, price))
+                        if cause is not None and cause[0] == session.account:
+                            msg["client_order_id"] = cause[1]
                         session.send(
-                            {
-                                "type": "orderbook_delta",
-                                "sid": sub.sid,
-                                "msg": {
-                                    "market_ticker": ticker,
-                                    "market_id": self.books.market_id(ticker),
-                                    "price_dollars": dollars(shown),
-                                    "delta_fp": count(delta),
-                                    "side": side,
-                                    "ts": ts,
-                                    "ts_ms": ts_ms,
-                                },
-                            },
-                            sub,
-                            seq=True,
+                            {"type": "orderbook_delta", "sid": sub.sid, "msg": msg}, sub, seq=True
                         )
 
     def publish(
