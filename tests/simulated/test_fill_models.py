@@ -163,3 +163,21 @@ def test_quoted_markets_conserve_money_with_the_tape_as_counterparty(
         assert ex.balance("alice") >= 0 and ex.available_balance("alice") >= 0
     ex.settle(TICKER, result)
     assert ex.balance("alice") + ex.balance(TAPE_ACCOUNT) + ex.fees_paid("alice") == D(50)
+
+
+def test_recorded_last_prices_of_zero_or_sub_tick_are_kept_not_refused(quoted: Exchange) -> None:
+    quoted.update_quote(TICKER, Q, D("0"))
+    assert quoted.market(TICKER).last_price is None
+    quoted.update_quote(TICKER, Q, D("0.423456"))
+    assert quoted.market(TICKER).last_price == D("0.4235")
+
+
+def test_only_a_new_trade_print_below_the_limit_fills_a_resting_bid(quoted: Exchange) -> None:
+    quoted.update_quote(TICKER, Q, D("0.40"))  # an old print, before our order
+    r = quoted.place("alice", order(BookSide.BID, "0.43", 5, "a1"))  # rests: ask is 0.45
+    assert quoted.update_quote(TICKER, Q, D("0.40")) == []  # same print again: no fill
+    assert quoted.update_quote(TICKER, Q, D("0")) == []  # "no trade": no fill
+    assert quoted.update_quote(TICKER, Q, D("0.43")) == []  # at the limit is not through it
+    rows = quoted.update_quote(TICKER, Q, D("0.42"))  # a new print below the limit
+    assert [(f.yes_price, f.count) for f in quoted.fills("alice")] == [(D("0.43"), D(5))]
+    assert len(rows) == 1 and quoted.order("alice", r.order.order_id).status is OrderStatus.EXECUTED

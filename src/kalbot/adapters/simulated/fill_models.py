@@ -41,7 +41,10 @@ class FillModel(Protocol):
         quote: Quote,
         last_yes_price: Decimal | None,
     ) -> ModelFill | None:
-        """A resting order after the recorded market moved to ``quote``."""
+        """A resting order after the recorded market moved to ``quote``.
+
+        ``last_yes_price`` is a *new* trade print since the previous update, or None.
+        """
         ...
 
 
@@ -56,8 +59,9 @@ class ConservativeFill:
     - A taker buys at the recorded ask of its leg, only if that ask is within its limit, and
       at most ``max_size`` contracts and at most the recorded ask size when one was recorded.
     - A resting bid fills only once the recorded market *trades through* it: the leg's ask
-      drops strictly below the limit, or the last trade in that leg's price is strictly below
-      it. It fills at its own limit (no price improvement), at most ``max_size`` per update.
+      drops strictly below the limit, or a new trade print (in that leg's price) is strictly
+      below it. It fills at its own limit (no price improvement), at most ``max_size`` per
+      update.
     """
 
     max_size: Decimal | None = Decimal(100)

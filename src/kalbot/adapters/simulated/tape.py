@@ -21,6 +21,7 @@ from kalbot.adapters.simulated.markets import MarketSpec, MarketState
 from kalbot.adapters.simulated.matching import FillRow, TradeRow, order_view
 from kalbot.adapters.simulated.units import (
     ONE_TICKS,
+    PRICE_SCALE,
     count_to_units,
     price_to_ticks,
     ticks_to_price,
@@ -50,9 +51,17 @@ class Tape(Lifecycle):
         if m.fill_model is None:
             raise ValueError(f"{ticker} is matched on its book; it takes no recorded quotes")
         m.tape_quote = quote
-        if last_price is not None:
+        new_print: Decimal | None = None
+        # A recorded last price of 0 or 1 means "no trade yet"; one equal to the previous
+        # update's is an old print (it may predate our orders). Only a changed last price
+        # counts as a new trade for the fill models. Sub-tick prices are shown rounded.
+        if last_price is not None and 0 < last_price < 1:
+            if last_price != m.tape_last_yes:
+                new_print = last_price
             m.tape_last_yes = last_price
-            m.last_price = price_to_ticks(last_price, "last_price")
+            ticks = int((last_price * PRICE_SCALE).to_integral_value())
+            if 0 < ticks < PRICE_SCALE:
+                m.last_price = ticks
         if m.status is not MarketStatus.ACTIVE:
             return []
         out: list[FillRow] = []
@@ -65,7 +74,7 @@ class Tape(Lifecycle):
                         ticks_to_price(o.own_ticks),
                         units_to_count(o.remaining),
                         quote,
-                        m.tape_last_yes,
+                        new_print,
                     )
                     row = self._tape_fill(o, m, decision, False, now) if decision else None
                     if row is not None:
