@@ -281,3 +281,12 @@ async def test_legacy_write_endpoint_says_switch_to_v2(sim: Sim) -> None:
     r = await sim.request("POST", "/portfolio/orders", json={"ticker": YES_MKT})
     assert r.status_code == 400
     assert "V2" in r.json()["error"]["message"]
+
+
+async def test_paths_not_served_answer_in_kalshi_error_shape(sim: Sim) -> None:
+    r = await sim.get("/communications/rfqs")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+    r = await sim.request("PUT", "/markets")
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"

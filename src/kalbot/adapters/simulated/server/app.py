@@ -25,6 +25,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -94,7 +95,18 @@ def create_app(
             if opts.run_clock:
                 await service.stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def not_served(request: Request, exc: Exception) -> Response:
+        # Paths the simulator does not serve answer in Kalshi's error shape, not Starlette's text.
+        status = getattr(exc, "status_code", 404)
+        code = "not_found" if status == 404 else "method_not_allowed"
+        body = error_body(code, f"{request.method} {request.url.path} is not served here")
+        return Response(dumps(body), status_code=status, media_type="application/json")
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_served, 405: not_served},
+    )
 
 
 async def _serve_ws(
