@@ -79,8 +79,9 @@ class ModelPrice(_Section):
     output_per_mtok: Decimal = Field(ge=0)
 
 
-# List prices in dollars per million tokens as published by the providers; the date is when
-# they were taken. Check them before spending real money and override ``ai.prices``.
+# List prices in dollars per million tokens as the providers published them around the date
+# below, written from memory without a network to re-check them: verify against the providers'
+# price pages before spending real money, and override ``ai.prices`` (which replaces the table).
 DEFAULT_PRICES_AS_OF = "2025-05-22"
 DEFAULT_MODEL_PRICES: dict[str, ModelPrice] = {
     "gpt-4.1-mini": ModelPrice(input_per_mtok=Decimal("0.40"), output_per_mtok=Decimal("1.60")),
