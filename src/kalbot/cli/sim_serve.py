@@ -158,9 +158,13 @@ def serve(
     """Serve a simulated Kalshi on 127.0.0.1 (REST /trade-api/v2, WebSocket /trade-api/ws/v2)."""
     from datetime import timedelta
 
-    import uvicorn
-
-    from kalbot.adapters.simulated.server.app import WS_PATH, ServerOptions, create_app, ws_protocol
+    from kalbot.adapters.simulated.server.app import (
+        WS_PATH,
+        ServerOptions,
+        bind_socket,
+        create_app,
+        uvicorn_server,
+    )
     from kalbot.adapters.simulated.server.faults import FaultConfig
     from kalbot.adapters.simulated.server.ratelimit import TIERS, RateLimiter
 
@@ -194,6 +198,8 @@ def serve(
         registry,
         ServerOptions(rate_limiter=RateLimiter(tier, enabled=not no_rate_limit)),
     )
+    sock = bind_socket(host, port)
+    port = sock.getsockname()[1]
     console.print(
         f"simulated Kalshi: REST http://{host}:{port}/trade-api/v2  "
         f"WebSocket ws://{host}:{port}{WS_PATH}",
@@ -206,12 +212,7 @@ def serve(
     )
     if generate_key is not None:
         console.print(f"private key for 'sim-demo-key' written to {generate_key}", highlight=False)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        ws=ws_protocol(),
-        ws_ping_interval=10.0,
-    )
+    try:
+        uvicorn_server(app, host, port).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -163,7 +163,8 @@ async def _serve_ws(
 # --- running it ------------------------------------------------------------------------------
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on ``host:port`` (0 = a free port)."""
     # proto must be IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets
     # whose proto says TCP, and without it every answer waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -180,7 +181,8 @@ def ws_protocol() -> str:
     return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
 
 
-def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
+def uvicorn_server(app: Starlette, host: str, port: int) -> uvicorn.Server:
+    """uvicorn configured as the simulator wants it (quiet, Kalshi's 10 s WebSocket pings)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -222,8 +224,8 @@ async def serve(
     port: int = 0,
 ) -> AsyncIterator[RunningServer]:
     """Serve in the current event loop on ``port`` (0 = a free one); stop cleanly on exit."""
-    sock = _bind(host, port)
-    server = _uvicorn(create_app(service, keys, options), host, sock.getsockname()[1])
+    sock = bind_socket(host, port)
+    server = uvicorn_server(create_app(service, keys, options), host, sock.getsockname()[1])
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -254,11 +256,11 @@ class ServerThread:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._sock = _bind(host, port)
+        self._sock = bind_socket(host, port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self.service = service
-        self._server = _uvicorn(create_app(service, keys, options), host, self.port)
+        self._server = uvicorn_server(create_app(service, keys, options), host, self.port)
         self._thread = threading.Thread(target=self._run, name="kalbot-sim-server", daemon=True)
         self._error: BaseException | None = None
 
