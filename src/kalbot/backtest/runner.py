@@ -119,11 +119,7 @@ async def replay(
         point = EquityPoint(
             when, summary.cash, summary.equity, engine.book.exposure()[0], len(engine.book)
         )
-        last = out.equity[-1]
-        if last.ts.date() == when.date() and len(out.equity) > 1:
-            out.equity[-1] = point  # keep the day's last sample
-        else:
-            out.equity.append(point)
+        _sample(out, point)
         if progress is not None:
             progress(out.snapshots, when)
 
@@ -139,9 +135,31 @@ async def replay(
         await step()
     if out.snapshots == 0:
         raise NoData(f"no snapshots between {start.isoformat()} and {end.isoformat()}")
+    if end > clock.now():
+        # One last cycle at the end of the range: markets that closed after their last
+        # snapshot but before ``end`` are settled at their result (no new data is read).
+        clock.set(end)
+        feed.settle_due()
+        summary = await engine.run_cycle()
+        out.cycles += 1
+        _sample(
+            out,
+            EquityPoint(
+                end, summary.cash, summary.equity, engine.book.exposure()[0], len(engine.book)
+            ),
+        )
     out.markets = len(seen)
     await _finish(out, data, engine, broker, analyst)
     return out
+
+
+def _sample(out: ReplayOutcome, point: EquityPoint) -> None:
+    """Keep one equity sample per UTC day (the day's last) after the starting point."""
+    last = out.equity[-1]
+    if last.ts.date() == point.ts.date() and len(out.equity) > 1:
+        out.equity[-1] = point
+    else:
+        out.equity.append(point)
 
 
 async def _finish(
