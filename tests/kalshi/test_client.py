@@ -128,10 +128,31 @@ async def test_create_retried_after_timeout_keeps_the_same_client_order_id_and_4
     assert ack.remaining_count == D(10) and ack.client_order_id == "coid-1"
 
 
+async def test_409_for_an_order_already_archived_resolves_through_historical_orders() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(409, json={"code": "conflict", "message": "dup"})
+        if request.url.path.endswith("/historical/orders"):
+            archived = {
+                "order_id": "o-old",
+                "client_order_id": "coid-1",
+                "ticker": "T-1",
+                "status": "executed",
+            }
+            return httpx.Response(200, json={"orders": [archived], "cursor": ""})
+        return httpx.Response(200, json={"orders": [], "cursor": None})
+
+    async with make_client(handler) as client:
+        result = await client.create_order(order())
+    assert isinstance(result, w.OrderW) and result.order_id == "o-old"
+
+
 async def test_409_without_a_matching_order_is_raised_not_guessed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             return httpx.Response(409, json={"code": "conflict", "message": "dup"})
+        if request.url.path.endswith("/historical/orders"):
+            return httpx.Response(404, json={"code": "not_found", "message": "no archive"})
         return httpx.Response(200, json={"orders": [], "cursor": None})
 
     async with make_client(handler) as client:

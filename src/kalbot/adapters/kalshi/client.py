@@ -14,7 +14,7 @@ from typing import Any
 
 from kalbot.adapters.kalshi import wire as w
 from kalbot.adapters.kalshi.convert import v2_body
-from kalbot.adapters.kalshi.errors import DuplicateOrder
+from kalbot.adapters.kalshi.errors import DuplicateOrder, NotFound
 from kalbot.adapters.kalshi.ratelimit import CANCEL_COST, DEFAULT_COST
 from kalbot.adapters.kalshi.transport import KalshiHttp, Params
 from kalbot.domain.orders import V2Order
@@ -190,10 +190,20 @@ class KalshiClient(KalshiHttp):
     # ---- orders (V2 writes) ------------------------------------------------------------------
 
     async def find_order(self, ticker: str, client_order_id: str) -> w.OrderW | None:
-        """The order we placed with this ``client_order_id``, if the exchange knows it."""
+        """The order we placed with this ``client_order_id``, if the exchange knows it; orders
+        finished before the historical cutoff are only listed by ``/historical/orders``."""
         async for o in self.iter_orders(ticker=ticker):
             if o.client_order_id == client_order_id:
                 return o
+        try:
+            async for page in self._pages(
+                "/historical/orders", w.OrdersPageW, {"ticker": ticker}, 1000
+            ):
+                for o in page.orders:
+                    if o.client_order_id == client_order_id:
+                        return o
+        except NotFound:  # an exchange without the historical archive (e.g. the simulator)
+            pass
         return None
 
     async def create_order(self, order: V2Order) -> w.CreateOrderResponseW | w.OrderW:
