@@ -7,13 +7,16 @@ import base64
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
+from kalbot.adapters.kalshi.errors import AuthError
 from kalbot.adapters.kalshi.signing import Signer
 from kalbot.adapters.kalshi.ws import KalshiWebSocket
 from kalbot.adapters.kalshi.ws_events import (
@@ -407,3 +410,53 @@ async def test_add_markets_and_unsubscribe_send_the_documented_commands() -> Non
     assert fake.commands[2]["params"] == {"sids": [3]}
     assert sub.tickers == ("T", "U")
     assert ws.book("T") is None and ws.gaps == 0  # ok/unsubscribed seq 2, 3 follow the snapshot
+
+
+async def test_a_refused_handshake_is_an_auth_error_not_an_endless_retry() -> None:
+    def refuse(conn: ServerConnection, request: Request) -> Response:
+        return conn.respond(HTTPStatus.UNAUTHORIZED, "bad signature\n")
+
+    async def handler(conn: ServerConnection) -> None:
+        await conn.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, process_request=refuse) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(f"ws://127.0.0.1:{port}/trade-api/ws/v2")
+        stream = ws.events()
+        with pytest.raises(AuthError, match="HTTP 401"):
+            async with asyncio.timeout(5):
+                async for _ in stream:
+                    pass
+
+
+async def test_backoff_grows_while_every_session_dies_at_once() -> None:
+    async def script(conn: ServerConnection, n: int) -> None:
+        await fake.command(conn)
+        if n < 4:
+            return  # closed before any message
+        await _send(conn, id=99, type="ok", msg=[])
+        await conn.wait_closed()
+
+    fake = FakeServer(script)
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    async with serve(fake.handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(
+            f"ws://127.0.0.1:{port}/trade-api/ws/v2", sleep=record, rng=lambda: 1.0
+        )
+        await ws.subscribe(["ticker"])
+        stream = ws.events()
+        try:
+            async with asyncio.timeout(5):
+                async for event in stream:
+                    if isinstance(event, CommandOk):
+                        break
+        finally:
+            await ws.close()
+            await stream.aclose()
+    assert delays == [0.5, 1.0, 2.0]  # base 0.5 doubling; rng=1 takes the full ceiling
+    assert ws.reconnects == 3

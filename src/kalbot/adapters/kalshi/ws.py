@@ -23,8 +23,9 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from kalbot.adapters.kalshi.errors import AuthError
 from kalbot.adapters.kalshi.signing import Signer
 from kalbot.adapters.kalshi.ws_events import (
     CommandError,
@@ -210,6 +211,12 @@ class KalshiWebSocket:
             try:
                 self._conn = await self._connect(self.url, additional_headers=self._headers())
             except (OSError, InvalidHandshake, TimeoutError) as e:
+                if isinstance(e, InvalidStatus) and e.response.status_code in (401, 403):
+                    # a bad key or signature does not heal by retrying: stop for a human
+                    raise AuthError(
+                        f"websocket {self.url}: HTTP {e.response.status_code} on the handshake",
+                        status=e.response.status_code,
+                    ) from None
                 attempt += 1
                 if self.max_reconnects is not None and attempt > self.max_reconnects:
                     raise
@@ -218,7 +225,8 @@ class KalshiWebSocket:
             if attempt:
                 self.reconnects += 1
                 yield Reconnected(attempt)
-            attempt = 0
+            dropped_before = attempt  # backoff keeps growing while sessions die at once
+            got_frame = False
             self._by_sid.clear()
             self._by_id.clear()
             self._last_seq.clear()
@@ -226,12 +234,13 @@ class KalshiWebSocket:
                 for sub in self._subs:
                     await self._send_subscribe(sub)
                 async for frame in self._conn:
+                    got_frame = True
                     for event in await self.handle_frame(frame):
                         yield event
             except ConnectionClosed as e:
                 if self._closed:
                     break
-                attempt = 1
+                attempt = 1 if got_frame else dropped_before + 1
                 self.stale.update(self.books)
                 if self.max_reconnects is not None and attempt > self.max_reconnects:
                     raise
@@ -239,7 +248,8 @@ class KalshiWebSocket:
             else:
                 if self._closed:
                     break
-                attempt = 1  # the server ended the stream cleanly: reconnect anyway, politely
+                # the server ended the stream cleanly: reconnect anyway, politely
+                attempt = 1 if got_frame else dropped_before + 1
                 self.stale.update(self.books)
                 await self._backoff(attempt, ConnectionError("server closed the stream"))
             finally:
