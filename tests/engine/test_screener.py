@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.factories import NOW, market
-from kalbot.domain.market import MarketStatus
+from kalbot.domain.market import Market, MarketStatus
 from kalbot.screener import ScreenConfig, Screener
+from kalbot.screener.filters import default_filters
 
 
 def screener(**kw: object) -> Screener:
@@ -60,3 +63,42 @@ def test_screen_counts_every_rejection_by_reason() -> None:
     assert [m.ticker for m in out.passed] == ["A"]
     assert out.counts == {"low_volume": 2, "one_sided_book": 1}
     assert out.rejected == {"B": "low_volume", "C": "low_volume", "D": "one_sided_book"}
+
+
+cents = st.one_of(
+    st.none(), st.integers(min_value=0, max_value=100).map(lambda c: f"{c / 100:.2f}")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bid=cents,
+    ask=cents,
+    hours=st.integers(min_value=-5, max_value=24 * 45),
+    vol=st.integers(min_value=0, max_value=300),
+    oi=st.integers(min_value=0, max_value=100),
+    status=st.sampled_from(list(MarketStatus)),
+    combo=st.booleans(),
+    category=st.sampled_from(["Economics", "Politics", "sports"]),
+    ticker=st.sampled_from(["KXTEST-1", "KXOTHER-2"]),
+)
+def test_property_the_fused_screen_agrees_with_the_filter_list(
+    bid: str | None, ask: str | None, hours: int, vol: int, oi: int, status: MarketStatus,
+    combo: bool, category: str, ticker: str,
+) -> None:  # fmt: skip
+    m: Market = market(
+        ticker, bid, ask, close_in=timedelta(hours=hours), status=status, volume_24h=vol,
+        open_interest=oi, category=category, is_combo=combo,
+    )  # fmt: skip
+    for cfg in (
+        ScreenConfig(),
+        ScreenConfig(
+            categories_allow=frozenset({"Politics", "Sports"}),
+            categories_deny=frozenset({"sports"}),
+            tickers_deny=frozenset({"KXOTHER-2"}),
+        ),
+    ):
+        fused = Screener.from_config(cfg)
+        listed = Screener(default_filters(cfg))
+        now: datetime = NOW
+        assert fused.reason(m, now) == listed.reason(m, now)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from kalbot.domain.context import HeldPosition, PricePoint
 from kalbot.domain.decisions import Analysis, Decision, DecisionResult
@@ -17,8 +16,7 @@ from kalbot.domain.prices import ONE, ZERO, Side
 _FEE_LOT = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
-class PortfolioView:
+class PortfolioView(NamedTuple):
     """What a strategy may know about the whole book (values, not live objects)."""
 
     cash: Decimal
@@ -27,9 +25,10 @@ class PortfolioView:
     exposure: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyContext:
-    """Everything a strategy sees for one market in one cycle. Frozen: strategies cannot mutate it.
+class StrategyContext(NamedTuple):
+    """Everything a strategy sees for one market in one cycle. Immutable: strategies cannot
+    change it (a NamedTuple rather than a frozen dataclass: it is built per market per cycle,
+    and a frozen dataclass's __init__ costs several times more).
 
     ``analysis`` is the analyst's view when the strategy asked for one (``needs_analysis``) and
     the analyst answered; ``now`` comes from the engine's injected clock.
@@ -73,8 +72,16 @@ def side_probability(probability_yes: Decimal, side: Side) -> Decimal:
     return probability_yes if side is Side.YES else ONE - probability_yes
 
 
-def skip(reason: str, probability_yes: Decimal | None = None) -> DecisionResult:
-    return DecisionResult(Decision.SKIP, ZERO, reason, probability_yes=probability_yes)
+_SKIPS: dict[str, DecisionResult] = {}
+
+
+def skip(reason: str) -> DecisionResult:
+    """A SKIP with its reason. Most markets are skipped every cycle, so each reason's result
+    (immutable) is built once and shared."""
+    result = _SKIPS.get(reason)
+    if result is None:
+        result = _SKIPS[reason] = DecisionResult(Decision.SKIP, ZERO, reason)
+    return result
 
 
 def open_side(

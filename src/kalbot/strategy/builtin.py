@@ -63,24 +63,24 @@ class HighConfidenceStrategy:
             held_p = side_probability(p_yes, ctx.position.side)
             if held_p < _HALF:
                 return _close("analyst_disagrees_with_position", conf, p_yes)
-            return skip("holding", p_yes)
+            return skip("holding")
         days_left = Decimal((ctx.market.close_time - ctx.now).total_seconds()) / Decimal(86400)
         if days_left > self.max_days_to_expiry:
-            return skip("too_far_from_expiry", p_yes)
+            return skip("too_far_from_expiry")
         mid = ctx.market.quote.mid
         if mid is None:
-            return skip("no_quote", p_yes)
+            return skip("no_quote")
         fav = Side.YES if mid >= _HALF else Side.NO
         ask = ctx.market.quote.ask(fav)
         if ask is None:
-            return skip("no_quote", p_yes)
+            return skip("no_quote")
         if ask < self.min_price or ask > self.max_price:
-            return skip("price_not_far_from_half", p_yes)
+            return skip("price_not_far_from_half")
         p_fav = side_probability(p_yes, fav)
         if p_fav < self.min_confidence or conf < self.min_confidence:
-            return skip("analyst_not_confident", p_yes)
+            return skip("analyst_not_confident")
         if edge_after_fees(p_fav, ask) <= ZERO:
-            return skip("no_edge_after_fees", p_yes)
+            return skip("no_edge_after_fees")
         return open_side(fav, min(conf, p_fav), "high_confidence_favourite", ask, p_yes)
 
 
@@ -114,12 +114,12 @@ class StandardStrategy:
             # The edge has flipped when selling now beats the analyst's value of holding.
             if bid is not None and side_probability(p_yes, side) + self.min_edge < bid:
                 return _close("edge_reversed", conf, p_yes)
-            return skip("holding", p_yes)
+            return skip("holding")
         if conf < self.min_confidence:
-            return skip("analyst_not_confident", p_yes)
+            return skip("analyst_not_confident")
         pick = best_side(ctx.market, p_yes, self.min_edge)
         if pick is None:
-            return skip("no_edge_after_fees", p_yes)
+            return skip("no_edge_after_fees")
         side, ask, _edge = pick
         return open_side(side, conf, "analyst_edge", ask, p_yes)
 
@@ -163,8 +163,8 @@ class MomentumStrategy:
         p_yes = min(max(mids[-1] + self.carry * move, Decimal("0.01")), Decimal("0.99"))
         pick = best_side(ctx.market, p_yes, self.min_edge)
         if pick is None:
-            return skip("no_edge_after_fees", p_yes)
+            return skip("no_edge_after_fees")
         side, ask, _ = pick
         if (side is Side.YES) != (move > 0):
-            return skip("no_edge_after_fees", p_yes)
+            return skip("no_edge_after_fees")
         return open_side(side, min(ONE, abs(move) * 10), "momentum", ask, p_yes)
