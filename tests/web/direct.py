@@ -36,7 +36,13 @@ def realised(url: str, start: str | None = None, end: str | None = None) -> Deci
     return sum((d(r[0]) for r in found), Decimal(0))
 
 
-def latest_quote(url: str, ticker: str) -> tuple[Decimal, Decimal, Decimal] | None:
+def opt(value: Any) -> Decimal | None:
+    return None if value is None else d(value)
+
+
+def latest_quote(
+    url: str, ticker: str
+) -> tuple[Decimal | None, Decimal | None, Decimal | None] | None:
     found = rows(
         url,
         "SELECT yes_bid, yes_ask, no_bid FROM market_snapshots WHERE ticker = :t "
@@ -46,7 +52,7 @@ def latest_quote(url: str, ticker: str) -> tuple[Decimal, Decimal, Decimal] | No
     if not found:
         return None
     yb, ya, nb = found[0]
-    return d(yb), d(ya), d(nb)
+    return opt(yb), opt(ya), opt(nb)
 
 
 def open_positions(url: str) -> list[dict[str, Any]]:
@@ -57,8 +63,13 @@ def open_positions(url: str) -> list[dict[str, Any]]:
         quote = latest_quote(url, ticker)
         mark = None
         if quote is not None:
-            # Side-correct mark: a YES sells at the YES bid, a NO at the NO bid = 1 - YES ask.
-            mark = quote[0] if side == "yes" else Decimal(1) - quote[1]
+            # Side-correct mark: a YES sells at the YES bid, a NO at the NO bid = 1 - YES ask
+            # (the recorded NO bid when the YES ask is missing); no bid, no mark.
+            yes_bid, yes_ask, no_bid = quote
+            if side == "yes":
+                mark = yes_bid
+            else:
+                mark = Decimal(1) - yes_ask if yes_ask is not None else no_bid
         out.append(
             {
                 "id": pid,

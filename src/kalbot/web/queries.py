@@ -267,23 +267,38 @@ async def analysis_by_id(conn: AsyncConnection, analysis_id: int) -> AnalysisRow
     return None if r is None else analysis_row(r)
 
 
-async def market_list(conn: AsyncConnection, limit: int = 200) -> list[MarketRow]:
-    """Recorded markets, most recently seen first, with their newest quote."""
+async def _newest_per_ticker(conn: AsyncConnection, limit: int) -> list[tuple[str, str, int]]:
+    """(ticker, newest timestamp, snapshot count), most recent first, counted from the
+    snapshots themselves (the recorder's coverage table would be cheaper, but its count is
+    its own bookkeeping, and the dashboard shows what the table holds)."""
     s = market_snapshots.c
-    agg = (
+    stmt = (
         select(s.ticker, func.max(s.timestamp).label("ts"), func.count().label("n"))
         .group_by(s.ticker)
         .order_by(func.max(s.timestamp).desc(), s.ticker)
         .limit(limit)
-        .subquery()
     )
-    stmt = (
-        select(
-            s.ticker, s.title, s.category, s.timestamp, s.yes_bid, s.yes_ask, s.last_price, agg.c.n
+    return [(r.ticker, str(r.ts), int(r.n)) for r in (await conn.execute(stmt)).all()]
+
+
+async def market_list(conn: AsyncConnection, limit: int = 200) -> list[MarketRow]:
+    """Recorded markets, most recently seen first, with their newest quote."""
+    newest = await _newest_per_ticker(conn, limit)
+    if not newest:
+        return []
+    s = market_snapshots.c
+    # The (timestamp, ticker) index finds each newest row directly.
+    found = (
+        await conn.execute(
+            select(s.ticker, s.title, s.category, s.timestamp, s.yes_bid, s.yes_ask, s.last_price)
+            .where(s.timestamp.in_({ts for _, ts, _ in newest}))
+            .where(s.ticker.in_({t for t, _, _ in newest}))
+            .order_by(s.id.desc())
         )
-        .join(agg, and_(s.ticker == agg.c.ticker, s.timestamp == agg.c.ts))
-        .order_by(s.timestamp.desc(), s.ticker, s.id.desc())
-    )
+    ).all()
+    quotes: dict[tuple[str, str], Any] = {}
+    for r in found:
+        quotes.setdefault((r.ticker, str(r.timestamp)), r)
     held = set(
         (
             await conn.execute(
@@ -291,22 +306,25 @@ async def market_list(conn: AsyncConnection, limit: int = 200) -> list[MarketRow
             )
         ).scalars()
     )
-    out: dict[str, MarketRow] = {}
-    for r in (await conn.execute(stmt)).all():
-        if r.ticker in out:  # two snapshots with the same newest timestamp: keep one
+    out = []
+    for ticker, ts, n in newest:
+        q = quotes.get((ticker, ts))
+        if q is None:  # written between the two reads: it shows on the next refresh
             continue
-        out[r.ticker] = MarketRow(
-            ticker=r.ticker,
-            title=r.title,
-            category=r.category,
-            last_time=str(r.timestamp),
-            yes_bid=dec(r.yes_bid),
-            yes_ask=dec(r.yes_ask),
-            last_price=dec(r.last_price),
-            snapshots=int(r.n),
-            open_position=r.ticker in held,
+        out.append(
+            MarketRow(
+                ticker=ticker,
+                title=q.title,
+                category=q.category,
+                last_time=ts,
+                yes_bid=dec(q.yes_bid),
+                yes_ask=dec(q.yes_ask),
+                last_price=dec(q.last_price),
+                snapshots=n,
+                open_position=ticker in held,
+            )
         )
-    return list(out.values())
+    return out
 
 
 async def market_detail(
