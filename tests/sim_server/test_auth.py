@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
@@ -11,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from kalbot.adapters.simulated.server.auth import (
     AuthError,
     KeyRegistry,
-    generate_rsa_key_pem,
     load_public_key,
     signing_message,
 )
@@ -22,13 +22,16 @@ PATH = "/trade-api/v2/portfolio/balance"
 
 
 @pytest.fixture(scope="module")
-def pem() -> bytes:
-    return generate_rsa_key_pem()
+def pem(key_pem: bytes) -> bytes:
+    return key_pem
+
+
+_public = functools.lru_cache(maxsize=4)(load_public_key)  # loading a PEM is slow
 
 
 def _registry(pem: bytes, **kw: object) -> KeyRegistry:
     reg = KeyRegistry(**kw)  # type: ignore[arg-type]
-    reg.register("key-1", load_public_key(pem), "acct-1")
+    reg.register("key-1", _public(pem), "acct-1")
     return reg
 
 
@@ -63,9 +66,9 @@ def test_signature_over_another_method_or_path_is_refused(
     assert e.value.code == "invalid_signature"
 
 
-def test_signature_by_another_key_is_refused(pem: bytes) -> None:
+def test_signature_by_another_key_is_refused(pem: bytes, other_pem: bytes) -> None:
     reg = _registry(pem)
-    other = generate_rsa_key_pem()
+    other = other_pem
     h = _lower(Signer("key-1", other).headers("GET", PATH))
     with pytest.raises(AuthError, match="does not verify"):
         reg.authenticate(h, "GET", PATH)

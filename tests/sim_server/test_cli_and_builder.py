@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kalbot.adapters.simulated.server.auth import generate_rsa_key_pem, load_public_key
+from kalbot.adapters.simulated.server.auth import PublicKey
 from kalbot.adapters.simulated.server.builder import ApiKey, build_synthetic
-from kalbot.cli import register_commands
 from kalbot.cli.apps import app
 from kalbot.domain.market import MarketStatus
 
@@ -19,7 +19,8 @@ runner = CliRunner()
 
 
 def _invoke(*args: str) -> tuple[int, str]:
-    register_commands()
+    # Only this command's module: registering every command imports the whole application.
+    importlib.import_module("kalbot.cli.sim_serve")
     result = runner.invoke(app, ["sim", "serve", *args])
     return result.exit_code, result.output
 
@@ -50,8 +51,10 @@ def test_bad_options_are_refused_before_serving(tmp_path: Path) -> None:
     assert code == 1 and "dollar amount" in out
 
 
-def test_synthetic_world_opens_accounts_and_trades_as_time_runs() -> None:
-    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("2500"))
+def test_synthetic_world_opens_accounts_and_trades_as_time_runs(
+    public_keys: tuple[PublicKey, PublicKey],
+) -> None:
+    key = ApiKey("me", public_keys[0], Decimal("2500"))
     world = build_synthetic([key], markets=4, days=1, seed=5, speed=1.0)
     ex = world.service.exchange
     assert ex.balance("me") == Decimal("2500")
@@ -72,22 +75,24 @@ def test_synthetic_world_opens_accounts_and_trades_as_time_runs() -> None:
     assert same.tickers == world.tickers
 
 
-def test_reserved_account_ids_are_refused() -> None:
+def test_reserved_account_ids_are_refused(public_keys: tuple[PublicKey, PublicKey]) -> None:
     import pytest
 
-    key = ApiKey("__maker__", load_public_key(generate_rsa_key_pem()))
+    key = ApiKey("__maker__", public_keys[0])
     with pytest.raises(ValueError, match="reserved"):
         build_synthetic([key], markets=2, days=1)
 
 
-def test_replay_lists_recorded_markets_and_moves_quotes_with_the_clock() -> None:
+def test_replay_lists_recorded_markets_and_moves_quotes_with_the_clock(
+    public_keys: tuple[PublicKey, PublicKey],
+) -> None:
     from datetime import timedelta
 
     from kalbot.adapters.simulated.scenarios.synthetic import SyntheticScenario
     from kalbot.adapters.simulated.server.builder import build_replay
 
     snaps = list(SyntheticScenario(markets=3, days=1, seed=2).snapshots())
-    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("100"))
+    key = ApiKey("me", public_keys[0], Decimal("100"))
     world = build_replay([key], snaps, speed=1.0)
     ex = world.service.exchange
     first = min(s.timestamp for s in snaps)
@@ -108,7 +113,9 @@ def test_replay_without_a_database_schema_is_a_clear_error(tmp_path: Path) -> No
     assert code == 1 and "cannot read snapshots" in out
 
 
-async def test_replayed_markets_are_served_in_kalshi_shapes(conformance: Conformance) -> None:
+async def test_replayed_markets_are_served_in_kalshi_shapes(
+    conformance: Conformance, public_keys: tuple[PublicKey, PublicKey]
+) -> None:
     import httpx
 
     from kalbot.adapters.simulated.scenarios.synthetic import SyntheticScenario
@@ -116,7 +123,7 @@ async def test_replayed_markets_are_served_in_kalshi_shapes(conformance: Conform
     from kalbot.adapters.simulated.server.builder import build_replay
 
     snaps = list(SyntheticScenario(markets=3, days=1, seed=4).snapshots())
-    key = ApiKey("me", load_public_key(generate_rsa_key_pem()), Decimal("100"))
+    key = ApiKey("me", public_keys[0], Decimal("100"))
     world = build_replay([key], snaps, speed=1.0)
     opts = ServerOptions(tap=conformance.record, ws_tap=conformance.record_ws)
     async with serve(world.service, world.keys, opts) as server, httpx.AsyncClient() as c:
@@ -127,14 +134,14 @@ async def test_replayed_markets_are_served_in_kalshi_shapes(conformance: Conform
     assert conformance.checked >= 2
 
 
-def test_server_thread_serves_and_stops_cleanly() -> None:
+def test_server_thread_serves_and_stops_cleanly(public_keys: tuple[PublicKey, PublicKey]) -> None:
     import socket
 
     import httpx
 
     from kalbot.adapters.simulated.server.app import ServerThread
 
-    key = ApiKey("me", load_public_key(generate_rsa_key_pem()))
+    key = ApiKey("me", public_keys[0])
     world = build_synthetic([key], markets=2, days=1, seed=1)
     with ServerThread(world.service, world.keys) as server:
         r = httpx.get(server.base_url + "/exchange/status", timeout=10)

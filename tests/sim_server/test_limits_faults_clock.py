@@ -77,7 +77,7 @@ def test_limits_body_reports_the_tier() -> None:
     assert set(TIERS) >= {"basic", "advanced", "prestige"}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 0.5), st.integers(1, 30)), min_size=1, max_size=60))
 def test_bucket_never_exceeds_capacity_nor_goes_negative(steps: list[tuple[float, int]]) -> None:
     t = FakeTime()

@@ -21,7 +21,7 @@ from kalbot.adapters.simulated.server.wire import (
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.integers(1, 9999))
 def test_every_four_decimal_price_parses_exactly_and_prints_back(ticks: int) -> None:
     text = f"0.{ticks:04d}"
@@ -30,7 +30,7 @@ def test_every_four_decimal_price_parses_exactly_and_prints_back(ticks: int) -> 
     assert dollars(price) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.integers(1, 10**8))
 def test_counts_with_up_to_two_decimals_parse_exactly(hundredths: int) -> None:
     text = f"{hundredths // 100}.{hundredths % 100:02d}"
