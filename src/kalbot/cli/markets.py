@@ -146,17 +146,20 @@ def market(
     from kalbot.domain.market import Market, OrderBook
     from kalbot.domain.prices import Side
 
-    async def work(client: KalshiClient) -> tuple[Market, OrderBook]:
+    async def work(client: KalshiClient) -> tuple[Market, OrderBook | None]:
+        from kalbot.adapters.kalshi.errors import AuthError, NotFound
+
         wire_market = await client.market(ticker)
         series_ticker = convert.series_ticker_of(wire_market.event_ticker)
-        from kalbot.adapters.kalshi.errors import NotFound
-
         try:
             s = await client.series(series_ticker) if series_ticker else None
         except NotFound:
             s = None
         m = convert.market(wire_market, series=s, series_ticker=series_ticker)
-        book = convert.orderbook(ticker, await client.orderbook(ticker, depth=depth))
+        try:
+            book = convert.orderbook(ticker, await client.orderbook(ticker, depth=depth))
+        except AuthError:  # Kalshi's spec marks order books as authenticated
+            book = None
         return m, book
 
     m, book = _with_client(env, base_url, work)
@@ -194,6 +197,9 @@ def market(
     ):
         info.add_row(label, str(value))
     console.print(info)
+    if book is None:
+        console.print("order book: this exchange wants a key for it (set KALSHI_API_KEY_ID)")
+        return
     table = Table(title=f"order book {ticker} (bids only; a NO bid at p is a YES ask at 1-p)")
     table.add_column("YES bid", justify="right")
     table.add_column("size", justify="right")
