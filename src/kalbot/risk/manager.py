@@ -118,9 +118,7 @@ class RiskManager:
             )
         return RiskAssessment(RiskState.ACTIVE, "ok")
 
-    def precheck(
-        self, ticker: str, book: BookState, now: datetime, state: RiskState
-    ) -> str | None:
+    def precheck(self, ticker: str, book: BookState, now: datetime, state: RiskState) -> str | None:
         """Reasons an open would be refused whatever its size (checked before paying an analyst)."""
         if state is RiskState.HALTED:
             return "risk_halted"
