@@ -71,6 +71,7 @@ def playwright_browser() -> Iterator[Browser]:
 def _page(browser: Browser, requests: list[str]) -> Page:
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
+    page.set_default_timeout(90_000)  # shared CI machines can be very busy
     page.on("request", lambda req: requests.append(req.url))
 
     def guard(route: Route) -> None:

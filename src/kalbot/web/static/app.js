@@ -51,6 +51,7 @@
       if (!resp.ok) { throw new Error("HTTP " + resp.status); }
       return resp.text();
     }).then(function (html) {
+      if (editing()) { return; }  // someone started typing while the request was out
       var keep = openDetails();
       content.innerHTML = html;
       keep.forEach(function (id) {
