@@ -1,0 +1,64 @@
+"""`kalbot backtest` end to end: report, export, compare, and the no-data exit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from backtest import golden
+from kalbot.adapters.store.repository import Repository
+from kalbot.cli import register_commands
+from kalbot.cli.apps import app
+
+
+async def _seed(url: str) -> None:
+    repo = Repository(url)
+    await repo.initialize()
+    try:
+        await golden.load(repo, golden.markets())
+    finally:
+        await repo.close()
+
+
+def test_backtest_exports_and_compares(tmp_path: Path) -> None:
+    register_commands()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    asyncio.run(_seed(url))
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text(
+        '[risk]\nsizing = "fixed"\nfixed_contracts = 10\n'
+        '[trading]\nstrategy = "standard"\nprofit_target = "5"\nclose_before_expiry_minutes = 0\n'
+        '[ai]\nmin_edge = "0.03"\nmin_confidence = "0.5"\n',
+        encoding="utf-8",
+    )
+    args = ["backtest", "--start", "2026-03-02T12:00:00Z", "--end", "2026-03-03T00:00:00Z"]
+    args += ["--capital", "1000", "--config", str(cfg), "--url", url]
+    r = CliRunner().invoke(app, [*args, "--export", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    assert "snapshots/s" in r.output and "exported 8 files" in r.output
+    data = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
+    assert data["trade_metrics"]["total_pnl"] == "-0.14"
+    assert data["equity_metrics"]["final_equity"] == "999.86"
+    # a second exported run (its report.json is all --compare reads)
+    data["meta"]["fill_model"] = "touch"
+    data["trade_metrics"]["trades"] = 99
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "report.json").write_text(json.dumps(data), encoding="utf-8")
+    r = CliRunner().invoke(app, ["backtest", "--compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert "conservative" in r.output and "touch" in r.output
+    assert any("trades" in line and "6" in line and "99" in line for line in r.output.splitlines())
+
+
+def test_empty_range_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
+    register_commands()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    asyncio.run(_seed(url))
+    r = CliRunner().invoke(
+        app, ["backtest", "--start", "2025-01-01", "--end", "2025-02-01", "--url", url]
+    )
+    assert r.exit_code == 1
+    assert "no snapshots between" in r.output and "nothing to backtest" in r.output
