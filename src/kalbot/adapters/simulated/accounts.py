@@ -65,7 +65,10 @@ class Account:
 
     def closable(self, ticker: str, buys_yes: bool) -> int:
         """How many hundredths a buy of this leg would close rather than open."""
-        pos = self.signed_position(ticker)
+        state = self.positions.get(ticker)  # inlined signed_position: runs on every order
+        if state is None:
+            return 0
+        pos = state.position
         return -pos if buys_yes and pos < 0 else pos if not buys_yes and pos > 0 else 0
 
     def apply_fill(
@@ -75,7 +78,9 @@ class Account:
 
         The caller has checked the account can afford ``fill_cash_need``.
         """
-        state = self.position(ticker)
+        state = self.positions.get(ticker)  # inlined position(): runs twice per fill
+        if state is None:
+            state = self.positions[ticker] = PositionState()
         pos = state.position
         held_opposite = -pos if buys_yes else pos
         close = min(units, held_opposite) if held_opposite > 0 else 0

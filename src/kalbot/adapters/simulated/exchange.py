@@ -16,7 +16,7 @@ from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.markets import MarketSpec
-from kalbot.adapters.simulated.matching import FillRow, _uid, order_view
+from kalbot.adapters.simulated.matching import FillRow, order_view
 from kalbot.adapters.simulated.records import (
     CancelResult,
     FillRecord,
@@ -36,6 +36,7 @@ from kalbot.adapters.simulated.units import (
     price_to_ticks,
     units_to_count,
 )
+from kalbot.domain.market import MarketStatus
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce, V2Order
 from kalbot.domain.prices import is_on_tick
 from kalbot.ports import Clock
@@ -171,9 +172,15 @@ class Exchange(Tape):
         object is live: read it, never change it.
         """
         now = self._sync()
-        market = self._market(ticker)
-        self._require_active(market, now)
-        acct = self._account(account_id)
+        # _market, _require_active and _account inlined: this is the per-order hot path
+        market = self._markets.get(ticker)
+        if market is None:
+            raise EngineError(ErrorCode.MARKET_NOT_FOUND, f"no market {ticker}")
+        if market.status is not MarketStatus.ACTIVE or now >= market.close_time:
+            raise EngineError(ErrorCode.MARKET_INACTIVE, f"{ticker} is {market.status.value}")
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            raise EngineError(ErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
         if not 0 < yes_ticks < ONE_TICKS:
             raise EngineError(ErrorCode.INVALID_PRICE, f"price ticks {yes_ticks} outside (0, 1)")
         if units <= 0:
@@ -205,24 +212,15 @@ class Exchange(Tape):
             ):
                 raise EngineError(ErrorCode.POST_ONLY_CROSS, "post_only order would cross")
         self._seq += 1
+        seq = self._seq
+        # positional: keyword construction of a 14-field dataclass costs measurably per order
         o = LiveOrder(
-            order_id=_uid(self._seq, 1),
-            account_id=account_id,
-            client_order_id=client_order_id,
-            ticker=ticker,
-            book_side=book_side,
-            own_ticks=own,
-            initial=units,
-            remaining=units,
-            time_in_force=time_in_force,
-            created=now,
-            stp=stp,
-            expiration=expiration,
-            post_only=post_only,
-            reduce_only=reduce_only,
-        )
+            f"00000001-0000-4000-8000-{seq:012x}",  # _uid(seq, 1) inlined
+            account_id, client_order_id, ticker, book_side, own, units, units, time_in_force,
+            now, stp, expiration, post_only, reduce_only,
+        )  # fmt: skip
         need = self._reservation(o, acct, market)
-        if need > acct.available and not acct.unlimited:
+        if need > acct.cash - acct.reserved and not acct.unlimited:
             raise EngineError(
                 ErrorCode.INSUFFICIENT_BALANCE,
                 f"order needs ${money_to_dollars(need)}, available "

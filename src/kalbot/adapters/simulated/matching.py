@@ -10,7 +10,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
-from kalbot.adapters.simulated.accounts import Account, fill_cash_need
+from kalbot.adapters.simulated.accounts import Account
 from kalbot.adapters.simulated.book import Book, LiveOrder
 from kalbot.adapters.simulated.events import (
     BookDelta,
@@ -29,11 +29,11 @@ from kalbot.adapters.simulated.records import (
     TradeRecord,
 )
 from kalbot.adapters.simulated.units import (
+    HALF_TICKS,
     ONE_TICKS,
     money_to_dollars,
     ticks_to_price,
     units_to_count,
-    worst_fee_ticks,
 )
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
 from kalbot.domain.prices import Side
@@ -162,12 +162,20 @@ class Matcher:
     # -- reservations ----------------------------------------------------------------------
     def _reservation(self, o: LiveOrder, account: Account, market: MarketState) -> int:
         """Cash an order's remainder may need: premium + worst-case fee - $1 per closing lot."""
-        worst = worst_fee_ticks(o.own_ticks)
-        fee = market.fee_cache.get((o.remaining, worst, True))
+        # fill_cash_need, worst_fee_ticks and Account.closable inlined: runs on every order
+        own = o.own_ticks
+        units = o.remaining
+        worst = own if own < HALF_TICKS else HALF_TICKS
+        fee = market.fee_cache.get((units, worst, True))
         if fee is None:
-            fee = market.fee(o.remaining, worst, True)
-        closable = account.closable(o.ticker, o.book_side is BookSide.BID)
-        need = fill_cash_need(o.own_ticks, o.remaining, fee, closable)
+            fee = market.fee(units, worst, True)
+        need = own * units + fee
+        state = account.positions.get(o.ticker)
+        if state is not None and state.position:
+            pos = state.position
+            closable = -pos if o.book_side is BookSide.BID else pos
+            if closable > 0:
+                need -= (units if units < closable else closable) * ONE_TICKS
         return need if need > 0 else 0
 
     def _release(self, o: LiveOrder) -> None:
@@ -294,13 +302,15 @@ class Matcher:
             maker_need = maker_own * qty + maker_fee
             if maker_close > 0:
                 maker_need -= (qty if qty < maker_close else maker_close) * ONE_TICKS
-            if maker_need > maker_acct.available + maker.reserved and not maker_acct.unlimited:
+            maker_avail = maker_acct.cash - maker_acct.reserved + maker.reserved
+            if maker_need > maker_avail and not maker_acct.unlimited:
                 self._cancel_remainder(maker, ts, "insufficient_balance")
                 continue
             taker_need = taker_own * qty + taker_fee
             if taker_close > 0:
                 taker_need -= (qty if qty < taker_close else taker_close) * ONE_TICKS
-            if taker_need > taker_acct.available + o.reserved and not taker_acct.unlimited:
+            taker_avail = taker_acct.cash - taker_acct.reserved + o.reserved
+            if taker_need > taker_avail and not taker_acct.unlimited:
                 o.cancel_reason = "insufficient_balance"
                 break
             # -- execute -------------------------------------------------------------------
