@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kalbot.adapters.simulated.errors import EngineError
@@ -33,6 +33,15 @@ class SyntheticDriver:
     """Lists a scenario's markets on ``exchange`` and keeps them trading.
 
     ``levels`` price levels a side, ``settle_delay`` after close before settlement.
+
+    By default each ``step()`` call is one chance (``noise_rate``) of a noise trade per market,
+    so the flow depends on how often ``step`` runs — fine under a timer, wrong when the clock
+    is stepped by hand (calls at one instant would keep eating the maker's book, which is only
+    refreshed when the fair-value path moves). With ``noise_per_hour`` the flow follows
+    *simulated* time instead: that many noise trades per market per simulated hour, a step
+    at an unchanged time does nothing, and ``requote_every`` (simulated) also restores the
+    maker's ladder between fair-value moves, so the book depth a client meets is set by the
+    scenario and the step size, never by wall-clock speed.
     """
 
     def __init__(
@@ -43,6 +52,8 @@ class SyntheticDriver:
         levels: int = 3,
         settle_delay: timedelta = timedelta(0),
         noise_rate: float = 0.5,
+        noise_per_hour: float | None = None,
+        requote_every: timedelta | None = None,
     ) -> None:
         self.scenario = scenario
         self.exchange = exchange
@@ -53,6 +64,11 @@ class SyntheticDriver:
         self._quoted: dict[str, int] = {}  # ticker -> fair-path index last quoted
         self._maker_orders: dict[str, list[str]] = {}
         self._by_ticker: dict[str, SynthMarket] = {m.ticker: m for m in scenario.markets}
+        self.noise_per_hour = noise_per_hour
+        self.requote_every = requote_every
+        self._quoted_at: dict[str, datetime] = {}
+        self._noise_due: dict[str, float] = {}
+        self._last_step: datetime | None = None
         self.installed = False
 
     def install(self) -> None:
@@ -70,16 +86,34 @@ class SyntheticDriver:
         """Bring every market up to the exchange clock: requote, noise-trade, settle."""
         self.install()
         now = self.exchange.advance()
+        timed = self.noise_per_hour is not None
+        if timed and self._last_step is not None and now <= self._last_step:
+            return  # simulated time has not moved: nothing happens (lockstep determinism)
+        hours = 0.0 if self._last_step is None else (now - self._last_step).total_seconds() / 3600
+        self._last_step = now
         for ticker, m in self._by_ticker.items():
             status = self.exchange.market_status(ticker)
             if status is MarketStatus.ACTIVE:
                 index = int((now - (m.spec.open_time or now)) / m.step)
-                if self._quoted.get(ticker) != index:
+                if self._quoted.get(ticker) != index or self._refresh_due(ticker, now):
                     self._requote(m, now_index=index)
-                if self._rng.random() < self.noise_rate:
-                    self._noise(m)
+                    self._quoted_at[ticker] = now
+                if self.noise_per_hour is None:
+                    if self._rng.random() < self.noise_rate:
+                        self._noise(m)
+                else:
+                    due = self._noise_due.get(ticker, 0.0) + self.noise_per_hour * hours
+                    while due >= 1.0:
+                        self._noise(m)
+                        due -= 1.0
+                    self._noise_due[ticker] = due
             elif status is MarketStatus.CLOSED and now >= m.spec.close_time + self.settle_delay:
                 self.exchange.settle(ticker, m.result)
+
+    def _refresh_due(self, ticker: str, now: datetime) -> bool:
+        every = self.requote_every
+        last = self._quoted_at.get(ticker)
+        return every is not None and last is not None and now - last >= every
 
     def _requote(self, m: SynthMarket, now_index: int) -> None:
         ex = self.exchange

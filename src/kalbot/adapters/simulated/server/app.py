@@ -21,7 +21,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,6 +40,7 @@ from kalbot.adapters.simulated.server.wire import dumps, error_body
 from kalbot.adapters.simulated.server.ws import Session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WS_PATH = "/trade-api/ws/v2"
 # Order creates are the requests whose answer a fault may swallow after the order was accepted.
@@ -263,12 +264,29 @@ class ServerThread:
         self._server = uvicorn_server(create_app(service, keys, options), host, self.port)
         self._thread = threading.Thread(target=self._run, name="kalbot-sim-server", daemon=True)
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            asyncio.run(self._serve())
         except BaseException as e:  # surfaced to the starting thread
             self._error = e
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._sock])
+
+    def call(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
+        """Run ``fn`` on the server's own loop and return its result (e.g. ``service.tick``
+        for a lockstep driver): the exchange is only ever touched from that thread."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the simulated exchange is not running")
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
 
     def start(self, timeout: float = 10.0) -> RunningServer:
         self._thread.start()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.server.auth import KeyRegistry, PublicKey
-from kalbot.adapters.simulated.server.clock import AcceleratedClock
+from kalbot.adapters.simulated.server.clock import AcceleratedClock, SteppedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig, FaultInjector
 from kalbot.adapters.simulated.server.service import Driver, ServiceConfig, SimService
 from kalbot.domain.snapshot import Snapshot
@@ -95,6 +95,65 @@ def build_synthetic(
         driver=lambda ex, now: driver.step(),
     )
     return SyntheticWorld(service, registry, clock, tuple(m.ticker for m in scenario.markets))
+
+
+@dataclass(frozen=True, slots=True)
+class LockstepWorld:
+    """A synthetic scenario on a ``SteppedClock``: time moves only when the owner advances it.
+
+    Serve it with ``ServerOptions(run_clock=False)`` and, after each ``clock.advance``, run
+    ``service.tick()`` on the server's loop (``ServerThread.call``) before clients look again.
+    """
+
+    service: SimService
+    keys: KeyRegistry
+    clock: SteppedClock
+    tickers: tuple[str, ...]
+    end: datetime  # the last market's close: settlements follow ``settlement_delay`` later
+
+
+def build_synthetic_lockstep(
+    keys: Sequence[ApiKey],
+    *,
+    markets: int = 20,
+    days: int = 2,
+    seed: int = 0,
+    start: datetime | None = None,
+    settlement_delay: timedelta = timedelta(minutes=5),
+    noise_per_hour: float = 10.0,
+    requote_every: timedelta = timedelta(minutes=30),
+) -> LockstepWorld:
+    """``build_synthetic`` for lockstep runs: same scenario, a stepped clock, and a driver
+    whose noise flow and maker refresh follow simulated time (see ``SyntheticDriver``).
+
+    ``noise_per_hour=10`` matches the timer-driven flow at x3600 with 50 ms ticks.
+    """
+    from kalbot.adapters.simulated.scenarios.synthetic import DEFAULT_START, SyntheticScenario
+    from kalbot.adapters.simulated.scenarios.synthetic_live import SyntheticDriver
+
+    scenario = SyntheticScenario(
+        markets=markets, days=days, seed=seed, start=start or DEFAULT_START
+    )
+    opens = [m.spec.open_time for m in scenario.markets if m.spec.open_time is not None]
+    clock = SteppedClock(min(opens, default=scenario.start))
+    exchange = Exchange(clock)
+    driver = SyntheticDriver(
+        scenario,
+        exchange,
+        settle_delay=settlement_delay,
+        noise_per_hour=noise_per_hour,
+        requote_every=requote_every,
+    )
+    driver.install()
+    service, registry = build_service(
+        exchange,
+        keys,
+        config=ServiceConfig(settlement_delay=settlement_delay),
+        driver=lambda ex, now: driver.step(),
+    )
+    service.tick()  # the first quotes are up before anyone asks
+    end = max(m.spec.close_time for m in scenario.markets)
+    return LockstepWorld(service, registry, clock, tuple(m.ticker for m in scenario.markets), end)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,3 +50,31 @@ class AcceleratedClock:
             raise ValueError("a clock never runs backwards")
         with self._lock:
             self._offset += delta
+
+
+class SteppedClock:
+    """Simulated time that moves only when its owner says so (lockstep runs, ``kalbot demo``).
+
+    Satisfies ``kalbot.ports.Clock``. Unlike ``AcceleratedClock`` it ignores real time, so a
+    run driven by ``advance`` does the same thing on a fast or a busy machine. Thread-safe:
+    the driver advances it in one thread while the served exchange reads it in another.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SteppedClock needs a timezone-aware start time")
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move simulated time forward by ``delta`` (never backwards)."""
+        if delta < timedelta(0):
+            raise ValueError("a clock never runs backwards")
+        with self._lock:
+            self._now += delta
+
+    jump = advance  # the same verb AcceleratedClock offers
