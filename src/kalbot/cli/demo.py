@@ -9,7 +9,6 @@ populated SQLite database (``data/kalshi_trading.db`` by default).
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,8 +30,7 @@ class DemoOptions:
     markets: int = 24
     days: int = 2
     seed: int = 7
-    speed: float = 3600.0  # one simulated hour per real second
-    cycle_seconds: float = 1.0
+    step: timedelta = timedelta(hours=1)  # simulated time between two bot cycles
     db_path: Path = Path("data/kalshi_trading.db")
     params_path: Path = Path("data/demo_analyst_model.json")
     training_markets: int = 150
@@ -103,12 +101,24 @@ def demo_settings(
 
 
 async def run_demo(base: Settings, opts: DemoOptions) -> dict[str, Any]:
+    """Serve the scenario and run the bot against it in lockstep; the report of the run.
+
+    Simulated time is a ``SteppedClock`` shared by the served exchange and the bot. Each
+    round: advance it by ``opts.step``, let the exchange act once at the new time (market
+    makers requote, noise traders trade for the simulated time that passed, markets open,
+    close and settle), then run one bot cycle while time stands still. No timer runs on the
+    server, so what the bot sees and trades depends only on the seed and the step, never on
+    how fast this machine is.
+    """
     from kalbot.adapters.simulated.server.app import ServerOptions, ServerThread
     from kalbot.adapters.simulated.server.auth import generate_rsa_key_pem, load_public_key
-    from kalbot.adapters.simulated.server.builder import ApiKey, build_synthetic
+    from kalbot.adapters.simulated.server.builder import ApiKey, build_synthetic_lockstep
     from kalbot.adapters.simulated.server.ratelimit import RateLimiter
+    from kalbot.adapters.store.repository import Repository
     from kalbot.bootstrap import build_trading_app
 
+    if opts.step <= timedelta(0):
+        raise ValueError("the demo's step must be positive")
     started = time.monotonic()
     params = fit_demo_analyst(opts)
     console.print(
@@ -117,55 +127,64 @@ async def run_demo(base: Settings, opts: DemoOptions) -> dict[str, Any]:
         f"{params.baseline_log_loss:.4f} for the raw mid)",
         highlight=False,
     )
-    from kalbot.adapters.store.repository import Repository
-
-    # Create and migrate the database before the accelerated clock starts ticking.
     repo = Repository(f"sqlite+aiosqlite:///{opts.db_path}")
     await repo.initialize()
     key_id = "kalbot-demo"
     pem = generate_rsa_key_pem()
     settle = timedelta(minutes=5)
-    world = build_synthetic(
+    world = build_synthetic_lockstep(
         [ApiKey(key_id, load_public_key(pem), Decimal(10000))],
         markets=opts.markets,
         days=opts.days,
         seed=opts.seed,
-        speed=opts.speed,
         settlement_delay=settle,
     )
-    end = world.clock.now() + timedelta(days=opts.days) + settle + timedelta(hours=1)
+    # One cycle after the last settlement, so every position is settled in the report.
+    end = world.end + settle + opts.step
+    cycles = 0
     with tempfile.TemporaryDirectory() as tmp:
         key_file = Path(tmp) / "demo-key.pem"
         key_file.write_bytes(pem)
         key_file.chmod(0o600)
         server = ServerThread(
-            world.service, world.keys, ServerOptions(rate_limiter=RateLimiter(enabled=False))
+            world.service,
+            world.keys,
+            ServerOptions(rate_limiter=RateLimiter(enabled=False), run_clock=False),
         )
         running = server.start()
         try:
             s = demo_settings(base, opts, running.base_url, key_id, key_file)
             console.print(
                 f"simulated Kalshi at {running.base_url}: {len(world.tickers)} markets, "
-                f"x{opts.speed:g} time from {world.clock.now():%Y-%m-%d %H:%M} UTC",
+                f"lockstep time from {world.clock.now():%Y-%m-%d %H:%M} UTC to "
+                f"{end:%Y-%m-%d %H:%M} UTC in steps of {_minutes(opts.step)} min",
                 highlight=False,
             )
             bot = await build_trading_app(s, mode="demo", clock=world.clock, repo=repo)
             try:
-                while world.clock.now() < end:
-                    t0 = time.monotonic()
+                while True:
                     summary = await bot.engine.run_cycle()
+                    cycles += 1
                     console.print(
                         f"[dim]{world.clock.now():%m-%d %H:%M}[/] {summary.line()}",
                         highlight=False,
                     )
-                    await asyncio.sleep(max(0.0, opts.cycle_seconds - (time.monotonic() - t0)))
+                    if world.clock.now() >= end:
+                        break
+                    world.clock.advance(opts.step)
+                    server.call(world.service.tick)
                 report = await demo_report(bot.repo)
             finally:
                 await bot.aclose()
         finally:
             server.stop()
+    report["cycles"] = cycles
     report["seconds"] = time.monotonic() - started
     return report
+
+
+def _minutes(step: timedelta) -> str:
+    return f"{step.total_seconds() / 60:g}"
 
 
 async def demo_report(repo: Any) -> dict[str, Any]:
@@ -210,7 +229,8 @@ def print_report(report: dict[str, Any], opts: DemoOptions) -> None:
         highlight=False,
     )
     console.print(
-        f"demo finished in {report['seconds']:.0f}s; database left at {opts.db_path} "
+        f"demo finished in {report['cycles']} cycles, {report['seconds']:.0f}s; database "
+        f"left at {opts.db_path} "
         "(try: kalbot positions, kalbot performance, kalbot why TICKER, kalbot web)",
         highlight=False,
     )
@@ -221,30 +241,63 @@ def demo(
     markets: Annotated[int, typer.Option(help="synthetic markets to trade")] = 24,
     days: Annotated[int, typer.Option(help="simulated days they span")] = 2,
     seed: Annotated[int, typer.Option(help="scenario seed")] = 7,
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 3600.0,
+    step_minutes: Annotated[
+        int, typer.Option("--step-minutes", help="simulated minutes between bot cycles")
+    ] = 60,
     db: Annotated[
         Path | None, typer.Option(help="SQLite file (default: the settings' path)")
     ] = None,
-    keep: Annotated[bool, typer.Option(help="add to an existing database")] = False,
+    keep: Annotated[
+        bool, typer.Option(help="append to the existing database instead of starting afresh")
+    ] = False,
 ) -> None:
-    """Run the bot against a local simulated Kalshi: no key, no network, under two minutes."""
+    """Run the bot against a local simulated Kalshi: no key, no network, under two minutes.
+
+    Deterministic: simulated time advances in lockstep with the bot, so the same seed gives
+    the same cycles, decisions, trades and settlements on any machine. Each run starts from a
+    fresh database (an existing one is moved aside to a ``.bak`` file) unless ``--keep``.
+    """
     from kalbot.cli._run_logging import setup_logging
 
+    if step_minutes < 1:
+        fail("--step-minutes must be at least 1")
     base = settings_or_exit()
     path = db or Path(base.database.sqlite_path)
-    opts = DemoOptions(markets=markets, days=days, seed=seed, speed=speed, db_path=path)
+    opts = DemoOptions(
+        markets=markets,
+        days=days,
+        seed=seed,
+        step=timedelta(minutes=step_minutes),
+        db_path=path,
+        params_path=path.with_name("demo_analyst_model.json"),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not keep:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        backup = path.with_name(f"{path.name}.{stamp}.bak")
-        path.rename(backup)
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                side.rename(backup.with_name(backup.name + suffix))
-        console.print(f"moved the existing {path} to {backup}", highlight=False)
+        backup = set_aside(path)
+        console.print(
+            f"starting from a fresh demo database: moved the existing {path} to {backup} "
+            "(--keep appends instead)",
+            highlight=False,
+        )
+    elif path.exists():
+        console.print(f"appending to the existing database {path} (--keep)", highlight=False)
+    else:
+        console.print(f"starting from a fresh demo database at {path}", highlight=False)
     setup_logging("text", "WARNING")
     try:
         report = run_async(lambda: run_demo(base, opts))
     except Exception as e:  # the demo must end with a sentence, not a traceback
         fail(f"demo failed: {type(e).__name__}: {e}")
     print_report(report, opts)
+
+
+def set_aside(path: Path) -> Path:
+    """Move a database (and its WAL side files) to ``<name>.<UTC stamp>.bak``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    backup = path.with_name(f"{path.name}.{stamp}.bak")
+    path.rename(backup)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(backup.with_name(backup.name + suffix))
+    return backup
