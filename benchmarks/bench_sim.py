@@ -11,6 +11,7 @@ insert and rescanned on every removal. Goal: >= 100,000 engine events/s in-proce
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import sys
 import time
@@ -61,7 +62,7 @@ def make_events(n: int, markets: int, seed: int) -> list[Event]:
 
 def run_engine(
     events: list[Event], markets: int, leg: Callable[[], Leg] = BookLeg
-) -> tuple[int, int]:
+) -> tuple[Exchange, int]:
     clock = ManualClock(START)
     ex = Exchange(clock, book_leg=leg)
     tickers = [f"BENCH-{i:04d}" for i in range(markets)]
@@ -93,7 +94,15 @@ def run_engine(
                 if o.status is OrderStatus.RESTING:  # skip orders that filled meanwhile
                     ex.cancel_units(names[a], o.order_id)
                     break
-    return ex.trade_count(), rejected
+    return ex, rejected
+
+
+def trade_digest(ex: Exchange) -> str:
+    """A hash of every trade (outside the timed region): both books must trade identically."""
+    h = hashlib.sha256()
+    for t in ex.trades():
+        h.update(f"{t.trade_id}|{t.ticker}|{t.yes_price}|{t.count}|{t.taker_book_side}".encode())
+    return h.hexdigest()[:16]
 
 
 class NaiveLeg:
@@ -154,17 +163,22 @@ def main() -> None:
     args = parser.parse_args()
     events = make_events(args.events, args.markets, args.seed)
     n = len(events)
-    (trades, rejected), wall, cpu = _cpu_timed(lambda: run_engine(events, args.markets))
+    (ex, rejected), wall, cpu = _cpu_timed(lambda: run_engine(events, args.markets))
+    trades, digest = ex.trade_count(), trade_digest(ex)
+    del ex
     engine_rate = report("engine (dict+deque levels, max-heap) wall", n, wall, "events")
     engine_cpu = report("engine (dict+deque levels, max-heap) CPU", n, cpu, "events")
-    print(f"{'':<48} {trades:>10,} trades, {rejected:,} rejected")
+    print(f"{'':<48} {trades:>10,} trades, {rejected:,} rejected, digest {digest}")
     if not args.no_baseline:
-        (naive_trades, _), nwall, ncpu = _cpu_timed(
-            lambda: run_engine(events, args.markets, NaiveLeg)
-        )
+        (nex, _), nwall, ncpu = _cpu_timed(lambda: run_engine(events, args.markets, NaiveLeg))
+        naive_trades, naive_digest = nex.trade_count(), trade_digest(nex)
+        del nex
         naive_rate = report("baseline (same engine, re-sorted lists) wall", n, nwall, "events")
         naive_cpu = report("baseline (same engine, re-sorted lists) CPU", n, ncpu, "events")
-        print(f"{'':<48} {naive_trades:>10,} trades (must equal the engine's)")
+        same = "same trades" if naive_digest == digest else "TRADES DIFFER"
+        print(f"{'':<48} {naive_trades:>10,} trades, digest {naive_digest}  {same}")
+        if naive_digest != digest:
+            raise SystemExit("the engine and the baseline traded differently")
         ratio("engine / naive baseline (wall)", engine_rate, naive_rate, 1.0)
         ratio("engine / naive baseline (CPU)", engine_cpu, naive_cpu, 1.0)
     for label, rate in (("wall", engine_rate), ("CPU", engine_cpu)):
