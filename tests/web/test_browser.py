@@ -137,7 +137,13 @@ def test_every_page_shows_its_numbers_and_charts(
             n = p.locator(f"[data-testid={chart}] svg.chart polyline.series").count()
             assert n >= 1, chart
         assert p.locator("[data-testid=pnl-chart] svg rect.bar").count() == 3
-        box = p.locator("[data-testid=equity-chart] svg").bounding_box()
+        # The 1 s refresh may swap the chart out just as it is measured: measure again then.
+        box = None
+        for _ in range(10):
+            box = p.locator("[data-testid=equity-chart] svg").bounding_box()
+            if box is not None:
+                break
+            p.wait_for_timeout(200)
         assert box is not None and box["width"] > 300 and box["height"] > 100
         _shot(p, "performance")
 
