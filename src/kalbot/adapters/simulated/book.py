@@ -79,14 +79,15 @@ class BookLeg:
     def add(self, order: LiveOrder) -> None:
         price = order.own_ticks
         level = self.levels.get(price)
-        if level is None:
-            level = self.levels[price] = deque()
-            self.sizes[price] = 0
+        if level is None:  # a new level: one dict write each, no read-modify-write
+            self.levels[price] = deque((order,))
+            self.sizes[price] = order.remaining
             if price not in self._in_heap:
                 self._in_heap.add(price)
                 heapq.heappush(self._heap, -price)
-        level.append(order)
-        self.sizes[price] += order.remaining
+        else:
+            level.append(order)
+            self.sizes[price] += order.remaining
         order.resting = True
 
     def reduce(self, order: LiveOrder, amount: int) -> None:

@@ -232,10 +232,15 @@ class Exchange(Tape):
         if client_order_id:
             self._client_ids[(account_id, client_order_id)] = o.order_id
         if time_in_force is TimeInForce.GTC and market.fill_model is None:
-            best = book.opposite(book_side).best()
+            best = (book.no if buys_yes else book.yes).best()
             if best is None or best + own < ONE_TICKS:  # crosses nothing: rest at once
                 self._last_fills = []
-                self._rest(o, market, now)
+                if expiration is None and not self._listeners:
+                    # _rest's common case inlined: nothing filled, no expiry, no events
+                    (book.yes if buys_yes else book.no).add(o)
+                    o.status = OrderStatus.RESTING
+                else:
+                    self._rest(o, market, now)
                 return o
         self._last_fills = self._execute(o, market, now)
         return o
