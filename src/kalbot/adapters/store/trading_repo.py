@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kalbot.adapters.store.base import RepositoryBase
@@ -476,34 +477,38 @@ class TradingRepoMixin(RepositoryBase):
 
     # -- recorder ------------------------------------------------------------------------
     async def upsert_coverage(self, rows: Sequence[CoverageRow]) -> None:
+        """Insert or update coverage rows: one statement run for all rows, in one transaction
+        (a cycle over thousands of markets is one round trip, not one per market)."""
         if not rows:
             return
+        params = [
+            {
+                "ticker": r.ticker,
+                "first_ts": to_text_time(r.first_ts),
+                "last_ts": to_text_time(r.last_ts),
+                "num_snapshots": r.num_snapshots,
+                "num_gaps": r.num_gaps,
+                "max_gap_seconds": r.max_gap_seconds,
+                "updated_at": to_text_time(r.last_ts),
+            }
+            for r in rows
+        ]
+        stmt = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
+            recorder_coverage
+        )
+        ex = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["ticker"],
+            set_={
+                "last_ts": ex.last_ts,
+                "num_snapshots": ex.num_snapshots,
+                "num_gaps": ex.num_gaps,
+                "max_gap_seconds": ex.max_gap_seconds,
+                "updated_at": ex.updated_at,
+            },
+        )
         async with self.transaction("updating recorder coverage") as conn:
-            for r in rows:
-                values = {
-                    "ticker": r.ticker,
-                    "first_ts": to_text_time(r.first_ts),
-                    "last_ts": to_text_time(r.last_ts),
-                    "num_snapshots": r.num_snapshots,
-                    "num_gaps": r.num_gaps,
-                    "max_gap_seconds": r.max_gap_seconds,
-                    "updated_at": to_text_time(r.last_ts),
-                }
-                await conn.execute(
-                    upsert(
-                        self.dialect,
-                        recorder_coverage,
-                        values,
-                        ["ticker"],
-                        lambda ex: {
-                            "last_ts": ex.last_ts,
-                            "num_snapshots": ex.num_snapshots,
-                            "num_gaps": ex.num_gaps,
-                            "max_gap_seconds": ex.max_gap_seconds,
-                            "updated_at": ex.updated_at,
-                        },
-                    )
-                )
+            await conn.execute(stmt, params)
 
     async def coverage(self, tickers: Sequence[str] | None = None) -> list[CoverageRow]:
         q = select(recorder_coverage)
