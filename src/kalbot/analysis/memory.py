@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,6 +34,9 @@ class InMemoryAIStore:
         self.rows: list[tuple[datetime, Analysis]] = []
         self.costs: dict[tuple[date, str], tuple[Decimal, int]] = {}
         self.reservations: dict[str, _Reservation] = {}
+        # The newest row with a probability, per (ticker, provider) and per ticker (provider
+        # None): ``latest_analysis`` is a dictionary look-up instead of a scan of every row.
+        self._latest: dict[tuple[str, str | None], StoredAnalysis] = {}
 
     def _spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
         spent = sum((c for (d, _), (c, _) in self.costs.items() if d == day), Decimal(0))
@@ -73,12 +77,28 @@ class InMemoryAIStore:
                 self.reservations.pop(reservation_id, None) if reservation_id is not None else None
             )
             day = reservation.day if reservation is not None else utc_day(timestamp)
-            made = 0 if analysis.metadata.get("call_made") is False else 1
-            if made or analysis.cost:
-                total, calls = self.costs.get((day, analysis.provider), (Decimal(0), 0))
-                self.costs[(day, analysis.provider)] = (total + analysis.cost, calls + made)
-            self.rows.append((timestamp, analysis))
+            self._add(analysis, timestamp, day)
             return len(self.rows)
+
+    def _add(self, analysis: Analysis, timestamp: datetime, day: date) -> None:
+        made = 0 if analysis.metadata.get("call_made") is False else 1
+        if made or analysis.cost:
+            total, calls = self.costs.get((day, analysis.provider), (Decimal(0), 0))
+            self.costs[(day, analysis.provider)] = (total + analysis.cost, calls + made)
+        self.rows.append((timestamp, analysis))
+        if analysis.probability_yes is not None:
+            stored = StoredAnalysis(analysis, timestamp)
+            self._latest[(analysis.ticker, analysis.provider)] = stored
+            self._latest[(analysis.ticker, None)] = stored
+
+    async def record_analyses(self, items: Sequence[tuple[Analysis, datetime]]) -> list[int]:
+        """Record several free analyses (no reservation) at once, in order; their row ids."""
+        async with self._lock:
+            ids = []
+            for analysis, timestamp in items:
+                self._add(analysis, timestamp, utc_day(timestamp))
+                ids.append(len(self.rows))
+            return ids
 
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
         async with self._lock:
@@ -87,8 +107,16 @@ class InMemoryAIStore:
     async def latest_analysis(
         self, ticker: str, provider: str | None = None
     ) -> StoredAnalysis | None:
-        for ts, a in reversed(self.rows):
-            wanted = provider is None or a.provider == provider
-            if wanted and a.ticker == ticker and a.probability_yes is not None:
-                return StoredAnalysis(a, ts)
-        return None
+        return self._latest.get((ticker, provider))
+
+    async def latest_analyses(
+        self, tickers: Iterable[str], provider: str | None = None, since: datetime | None = None
+    ) -> dict[str, StoredAnalysis]:
+        """``latest_analysis`` for many tickers; those without one (or none newer than
+        ``since``) are absent."""
+        out = {}
+        for ticker in tickers:
+            stored = self._latest.get((ticker, provider))
+            if stored is not None and (since is None or stored.timestamp > since):
+                out[ticker] = stored
+        return out

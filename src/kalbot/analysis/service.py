@@ -25,7 +25,7 @@ from kalbot.analysis.ensemble import combine_log_odds
 from kalbot.analysis.heuristic import MODEL_NAME, HeuristicParams, NoMidPrice, estimate
 from kalbot.analysis.parsing import ParsedReply, ReplyError, parse_reply
 from kalbot.analysis.prompt import PROMPT_VERSION, build_request
-from kalbot.domain.ai import LLMError
+from kalbot.domain.ai import LLMError, StoredAnalysis
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.ports import AIStore, Clock, CompletionClient
@@ -145,6 +145,13 @@ class RecordedAnalyst:
         )
 
     async def _analyze_fresh(self, context: MarketContext) -> Analysis:
+        analysis, now, reservation = await self._fresh_unrecorded(context)
+        return await self._record(analysis, now, reservation)
+
+    async def _fresh_unrecorded(
+        self, context: MarketContext
+    ) -> tuple[Analysis, datetime, Reservation | None]:
+        """A fresh analysis (or its SKIP), not yet recorded: (analysis, when, reservation)."""
         now = self._clock.now()
         market = context.market
         base_meta: dict[str, Any] = {
@@ -181,7 +188,7 @@ class RecordedAnalyst:
             analysis = self._failure(context, wrapped, base_meta, started)
         else:
             analysis = self._success(context, est, base_meta, started)
-        return await self._record(analysis, now, reservation)
+        return analysis, now, reservation
 
     async def _reserve(self, worst: Decimal) -> Reservation | None:
         raise _Failed("analyst_misconfigured", "a paid analyst needs a budget guard")
@@ -269,13 +276,17 @@ class RecordedAnalyst:
             # Unrecorded means untradeable; the reservation (if any) lapses at its expiry, so
             # the unrecorded spend still counts against the budget until then.
             log.error("could not record the analysis of %s: %s", analysis.ticker, e)
-            return replace(
-                analysis,
-                decision=Decision.SKIP,
-                error="analysis_not_recorded",
-                metadata=analysis.metadata | {"error": "analysis_not_recorded"},
-            )
+            return _not_recorded(analysis)
         return analysis
+
+
+def _not_recorded(analysis: Analysis) -> Analysis:
+    return replace(
+        analysis,
+        decision=Decision.SKIP,
+        error="analysis_not_recorded",
+        metadata=analysis.metadata | {"error": "analysis_not_recorded"},
+    )
 
 
 class HeuristicAnalyst(RecordedAnalyst):
@@ -293,9 +304,109 @@ class HeuristicAnalyst(RecordedAnalyst):
     ) -> None:
         super().__init__(store, clock, config)
         self._params = params
+        # Set for the length of one ``analyze_many``: the parameters are read once per cycle
+        # (in production from a file) instead of once per market.
+        self._cycle_params: HeuristicParams | None = None
+
+    async def analyze_many(self, contexts: Sequence[MarketContext]) -> list[Analysis | Exception]:
+        """``analyze`` for a whole cycle's markets, with the same results, batched for the store.
+
+        The heuristic is free (no reservation), so the cache is read with one query for all
+        tickers (``latest_analyses``) and the fresh analyses are written in one transaction
+        (``record_analyses``) when the store offers them; otherwise market by market. A
+        market whose analysis raised gets its exception in its place, as ``analyze`` would
+        have raised it.
+        """
+        try:
+            self._cycle_params = self._params()
+        except Exception:  # left to each market's analysis, which records the failure
+            self._cycle_params = None
+        try:
+            return await self._analyze_many(contexts)
+        finally:
+            self._cycle_params = None
+
+    async def _analyze_many(self, contexts: Sequence[MarketContext]) -> list[Analysis | Exception]:
+        cfg = self._config
+        cached = await self._cached_many(contexts)
+        out: list[Analysis | Exception] = []
+        fresh: list[tuple[int, Analysis, datetime]] = []
+        for context in contexts:
+            try:
+                stored = (
+                    cached.get(context.market.ticker)
+                    if cached is not None
+                    else await self._latest(context.market.ticker)
+                )
+                if stored is not None and is_reusable(
+                    stored,
+                    now=self._clock.now(),
+                    current_mid=context.market.quote.mid,
+                    max_age=cfg.reanalyze_after,
+                    max_move=cfg.reanalyze_price_move,
+                ):
+                    when = stored.timestamp.isoformat()
+                    out.append(self._from_cache(stored.analysis, context, when))
+                    continue
+                analysis, now, _ = await self._fresh_unrecorded(context)
+            except Exception as e:  # as ``analyze`` raising for this market alone
+                log.exception("analyst failed for %s", context.market.ticker)
+                out.append(e)
+                continue
+            analysis.metadata["latency_ms"] = analysis.latency_ms
+            fresh.append((len(out), analysis, now))
+            out.append(analysis)
+        await self._record_many(fresh, out)
+        return out
+
+    async def _latest(self, ticker: str) -> StoredAnalysis | None:
+        try:
+            return await self._store.latest_analysis(ticker, self.provider)
+        except Exception as e:  # a cache miss must not stop the analysis
+            log.warning("cache lookup failed for %s: %s", ticker, e)
+            return None
+
+    async def _cached_many(
+        self, contexts: Sequence[MarketContext]
+    ) -> dict[str, StoredAnalysis] | None:
+        """Stored analyses by ticker in one read; None when the store cannot batch."""
+        batch = getattr(self._store, "latest_analyses", None)
+        if batch is None:
+            return None
+        max_age = self._config.reanalyze_after
+        if max_age <= timedelta(0) or not contexts:
+            return {}  # nothing is ever reused: no need to read
+        # Anything older than max_age is never reused; a second's margin keeps the text
+        # comparison of stored timestamps on the safe side (it only reads a few more rows).
+        since = self._clock.now() - max_age - timedelta(seconds=1)
+        try:
+            found: dict[str, StoredAnalysis] = await batch(
+                [c.market.ticker for c in contexts], self.provider, since
+            )
+        except Exception as e:  # a cache miss must not stop the analyses
+            log.warning("cache lookup failed for %d markets: %s", len(contexts), e)
+            return {}
+        return found
+
+    async def _record_many(
+        self, fresh: list[tuple[int, Analysis, datetime]], out: list[Analysis | Exception]
+    ) -> None:
+        if not fresh:
+            return
+        batch = getattr(self._store, "record_analyses", None)
+        if batch is None:
+            for i, analysis, now in fresh:
+                out[i] = await self._record(analysis, now, None)
+            return
+        try:
+            await batch([(analysis, now) for _, analysis, now in fresh])
+        except Exception as e:
+            log.error("could not record %d analyses: %s", len(fresh), e)
+            for i, analysis, _ in fresh:
+                out[i] = _not_recorded(analysis)
 
     async def _estimate(self, context: MarketContext) -> _Estimate:
-        params = self._params()
+        params = self._cycle_params or self._params()
         try:
             p = estimate(params, context.market, context.now)
         except NoMidPrice as e:

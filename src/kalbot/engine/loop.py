@@ -449,6 +449,28 @@ class TradingEngine:
                 log.exception("analyst failed for %s", ctx.market.ticker)
                 return e
 
+    async def _analyse_all(
+        self, contexts: Sequence[MarketContext]
+    ) -> Sequence[Analysis | Exception]:
+        """Every context's analysis (or the exception it raised), in order.
+
+        An analyst offering ``analyze_many`` (the free heuristic) gets the whole cycle at once
+        so its store reads and writes are batched; any other is called per market, at most
+        ``analysis_concurrency`` at a time.
+        """
+        many = getattr(self.analyst, "analyze_many", None)
+        if many is not None:
+            try:
+                results: Sequence[Analysis | Exception] = await many(contexts)
+            except Exception as e:  # the analyst's failure never stops the loop
+                log.exception("analyst failed for %d markets", len(contexts))
+                return [e] * len(contexts)
+            if len(results) != len(contexts):
+                raise RuntimeError("analyze_many returned a result count unlike its input")
+            return results
+        sem = asyncio.Semaphore(self.cfg.analysis_concurrency)
+        return await asyncio.gather(*(self._analyse(c, sem) for c in contexts))
+
     async def _decide_all(
         self,
         candidates: list[Market],
@@ -485,8 +507,7 @@ class TradingEngine:
         ]
         analyses: list[Analysis | Exception | None] = [None] * len(todo)
         if self.strategy.needs_analysis and contexts:
-            sem = asyncio.Semaphore(self.cfg.analysis_concurrency)
-            analyses = list(await asyncio.gather(*(self._analyse(c, sem) for c in contexts)))
+            analyses = list(await self._analyse_all(contexts))
         orders = errors = 0
         analysed = sum(1 for a in analyses if isinstance(a, Analysis))
         portfolio = PortfolioView(cash, equity, len(self.book), book.total_exposure)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Any, NamedTuple
@@ -187,27 +187,7 @@ class AIRepoMixin(RepositoryBase):
         """Insert the analysis, add its cost (and one call, if a model or the heuristic was
         actually called) to ``ai_cost_tracking`` and settle its reservation, in one
         transaction. The cost is booked on the reservation's day."""
-        meta: dict[str, Any] = dict(analysis.metadata) | {
-            "model": analysis.model,
-            "input_tokens": analysis.input_tokens,
-            "output_tokens": analysis.output_tokens,
-            "latency_ms": analysis.latency_ms,
-            "probability_yes": (
-                None if analysis.probability_yes is None else str(analysis.probability_yes)
-            ),
-            "error": analysis.error,
-        }
-        values = analysis_values(
-            self.dialect,
-            ticker=analysis.ticker,
-            ai_provider=analysis.provider,
-            cost=analysis.cost,
-            timestamp=timestamp,
-            decision=analysis.decision,
-            confidence=analysis.confidence,
-            analysis_text=analysis.rationale,
-            metadata=meta,
-        )
+        values = self._analysis_row(analysis, timestamp)
         r = ai_budget_reservations.c
         async with self.transaction(f"recording an analysis of {analysis.ticker}") as conn:
             day = timestamp.astimezone(UTC).date()
@@ -220,8 +200,7 @@ class AIRepoMixin(RepositoryBase):
                     insert(market_analyses).values(**values).returning(market_analyses.c.id)
                 )
             ).scalar_one()
-            # A skip made before any call (budget, unknown price) is a row, not a call.
-            calls = 0 if analysis.metadata.get("call_made") is False else 1
+            calls = _calls(analysis)
             if calls or analysis.cost:
                 await conn.execute(
                     cost_upsert(self.dialect, day, analysis.provider, analysis.cost, calls)
@@ -229,6 +208,101 @@ class AIRepoMixin(RepositoryBase):
             if reservation_id is not None:
                 await conn.execute(delete(ai_budget_reservations).where(r.id == reservation_id))
             return int(new_id)
+
+    def _analysis_row(self, analysis: Analysis, timestamp: datetime) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(analysis.metadata) | {
+            "model": analysis.model,
+            "input_tokens": analysis.input_tokens,
+            "output_tokens": analysis.output_tokens,
+            "latency_ms": analysis.latency_ms,
+            "probability_yes": (
+                None if analysis.probability_yes is None else str(analysis.probability_yes)
+            ),
+            "error": analysis.error,
+        }
+        return analysis_values(
+            self.dialect,
+            ticker=analysis.ticker,
+            ai_provider=analysis.provider,
+            cost=analysis.cost,
+            timestamp=timestamp,
+            decision=analysis.decision,
+            confidence=analysis.confidence,
+            analysis_text=analysis.rationale,
+            metadata=meta,
+        )
+
+    async def record_analyses(self, items: Sequence[tuple[Analysis, datetime]]) -> list[int]:
+        """Record many free analyses (cost 0, no reservation) in ONE transaction.
+
+        Each row is stored exactly as ``record_analysis`` would store it, and the calls are
+        added to ``ai_cost_tracking`` once per (day, provider). A paid analysis must settle
+        its own reservation through ``record_analysis``, so a non-zero cost is refused (and
+        nothing is written). Returns the new row ids in the order given.
+        """
+        if not items:
+            return []
+        rows = []
+        calls: dict[tuple[date, str], int] = {}
+        for analysis, timestamp in items:
+            if analysis.cost != ZERO:
+                raise ValueError(
+                    f"record_analyses takes free analyses only; {analysis.ticker} cost "
+                    f"${analysis.cost} (paid calls settle a reservation via record_analysis)"
+                )
+            rows.append(self._analysis_row(analysis, timestamp))
+            key = (timestamp.astimezone(UTC).date(), analysis.provider)
+            calls[key] = calls.get(key, 0) + _calls(analysis)
+        ids: list[int] = []
+        async with self.transaction(f"recording {len(rows)} analyses") as conn:
+            for start in range(0, len(rows), _CHUNK):
+                result = await conn.execute(
+                    insert(market_analyses).returning(
+                        market_analyses.c.id, sort_by_parameter_order=True
+                    ),
+                    rows[start : start + _CHUNK],
+                )
+                ids.extend(int(i) for i in result.scalars().all())
+            for (day, provider), n in calls.items():
+                if n:
+                    await conn.execute(cost_upsert(self.dialect, day, provider, ZERO, n))
+        return ids
+
+    async def latest_analyses(
+        self, tickers: Iterable[str], provider: str | None = None, since: datetime | None = None
+    ) -> dict[str, StoredAnalysis]:
+        """``latest_analysis`` for many tickers in one query per chunk of tickers.
+
+        With ``since``, only analyses stamped after it are considered (a cache that reuses
+        nothing older than its maximum age need not read the older rows). Tickers without
+        one are absent from the result.
+        """
+        wanted = list(dict.fromkeys(tickers))
+        out: dict[str, StoredAnalysis] = {}
+        t = market_analyses.c
+        async with self.connection(f"reading the latest analyses of {len(wanted)} markets") as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                # The same 20 newest rows per ticker that ``latest_analysis`` reads.
+                rank = (
+                    func.row_number()
+                    .over(partition_by=t.ticker, order_by=(t.timestamp.desc(), t.id.desc()))
+                    .label("rank")
+                )
+                inner = select(market_analyses, rank).where(t.ticker.in_(chunk))
+                if provider is not None:
+                    inner = inner.where(t.ai_provider == provider)
+                if since is not None:
+                    inner = inner.where(t.timestamp > to_text_time(since))
+                sub = inner.subquery()
+                query = select(sub).where(sub.c.rank <= 20).order_by(sub.c.ticker, sub.c.rank)
+                for row in (await conn.execute(query)).mappings().all():
+                    if row["ticker"] in out:
+                        continue
+                    stored = _stored(row)
+                    if stored is not None and stored.analysis.probability_yes is not None:
+                        out[row["ticker"]] = stored
+        return out
 
     async def set_ai_budget(self, daily_budget: Decimal | None, now: datetime) -> None:
         """Set (or with None, clear) the daily budget every process uses from its next call."""
@@ -363,6 +437,14 @@ class AIRepoMixin(RepositoryBase):
             for t, r in rows
             if r is not None and str(r).lower() in ("yes", "no")
         }
+
+
+_CHUNK = 500  # tickers per IN list / rows per multi-row insert: well under bind-variable limits
+
+
+def _calls(analysis: Analysis) -> int:
+    # A skip made before any call (budget, unknown price) is a row, not a call.
+    return 0 if analysis.metadata.get("call_made") is False else 1
 
 
 def _stored(row: Mapping[Any, Any]) -> StoredAnalysis | None:
