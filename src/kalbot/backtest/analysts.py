@@ -162,6 +162,8 @@ class PastAIStore:
     async def record_analysis(
         self, analysis: Analysis, *, timestamp: datetime, reservation_id: str | None = None
     ) -> int:
+        # Counted first: a call whose row cannot be written was still made (and billed).
+        self._count(analysis, timestamp, reservation_id)
         if self.ledger is not None:
             # Stamped when the money is spent (the budget day), not at the replay time.
             await self.ledger.record_analysis(
@@ -169,7 +171,6 @@ class PastAIStore:
                 timestamp=self.wall_clock.now(),
                 reservation_id=reservation_id,
             )
-        self._count(analysis, timestamp, reservation_id)
         return await self.memory.record_analysis(analysis, timestamp=timestamp)
 
     async def record_analyses(self, items: Sequence[tuple[Analysis, datetime]]) -> list[int]:
