@@ -152,6 +152,18 @@ def _model_settings(settings: Settings, choice: AnalystChoice) -> tuple[Settings
     return settings.model_copy(update={"ai": ai}), None
 
 
+def _provider_names(settings: Settings, choice: AnalystChoice) -> list[str]:
+    """The providers ``choice`` runs (several for the configured ensemble)."""
+    if choice.kind == RECORDED:
+        return []
+    s, provider = _model_settings(settings, choice)
+    if provider is not None:
+        return [provider]
+    if len(s.ai.ensemble) > 1:
+        return list(s.ai.ensemble)
+    return [s.ai.provider]
+
+
 def paid_models(settings: Settings, choice: AnalystChoice) -> list[str]:
     """``provider:model`` of every paid model ``choice`` would call (empty: it is free).
 
@@ -159,17 +171,8 @@ def paid_models(settings: Settings, choice: AnalystChoice) -> list[str]:
     for an unknown provider, no API key, no model, or a model without a price in ``ai.prices``
     (a call that cannot be costed is never made, so the whole run would skip).
     """
-    if choice.kind == RECORDED:
-        return []
-    s, provider = _model_settings(settings, choice)
-    ai = s.ai
-    if provider is not None:
-        names = [provider]
-    elif len(ai.ensemble) > 1:
-        names = list(ai.ensemble)
-    else:
-        names = [ai.provider]
-    paid = [n for n in names if n != HEURISTIC]
+    ai = _model_settings(settings, choice)[0].ai
+    paid = [n for n in _provider_names(settings, choice) if n != HEURISTIC]
     if not paid:
         return []
     from kalbot.adapters.llm.factory import ProviderConfigError, build_client
@@ -212,7 +215,12 @@ def past_analyst(
     store = PastAIStore(repo if paid else None, wall)
     s, provider = _model_settings(settings, choice)
     inner = build_analyst(s, store, clock, provider, budget_clock=wall)
-    return PastAnalyst(inner, store, clock, choice.label if not paid else ", ".join(paid))
+    # What ran, by name: "openai:gpt-4.1-mini", "heuristic + openai:gpt-4.1-mini", ...
+    named = iter(paid)
+    label = " + ".join(
+        n if n == HEURISTIC else next(named) for n in _provider_names(settings, choice)
+    )
+    return PastAnalyst(inner, store, clock, label)
 
 
 async def _until_budget_refused(

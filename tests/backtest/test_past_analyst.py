@@ -69,6 +69,13 @@ def server() -> Iterator[ScriptedServer]:
         yield s
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    assert isinstance(url, str)
+    return url
+
+
 def _settings(server: ScriptedServer, budget: str = "10", **ai: Any) -> Settings:
     base = golden.settings()
     return load_settings(
@@ -119,10 +126,10 @@ async def test_recorded_analyses_stay_the_default_and_no_model_is_called(
 
 
 async def test_a_paid_model_over_the_past_reserves_and_books_its_spend_like_live(
-    sqlite_url: str, server: ScriptedServer, tmp_path: Path
+    db_url: str, server: ScriptedServer, tmp_path: Path
 ) -> None:
     s = _settings(server)
-    repo = await _seeded(sqlite_url)
+    repo = await _seeded(db_url)
     choice = parse_analyst("openai:gpt-test", PROVIDERS)
     try:
         before = await _rows(repo, "SELECT count(*) FROM market_analyses")
@@ -149,12 +156,12 @@ async def test_a_paid_model_over_the_past_reserves_and_books_its_spend_like_live
     assert all(seen.body["model"] == "gpt-test" for seen in server.seen)
     # Spend booked where live books it, on today's budget day, never on a replayed day.
     ((day, provider, total, n),) = tracked
-    assert (day, provider, n) == ("2026-11-26", "backtest:openai", calls)
+    assert (str(day), provider, n) == ("2026-11-26", "backtest:openai", calls)
     assert abs(Decimal(str(total)) - calls * CALL_COST) < Decimal("1e-9")  # REAL column
     assert left == [(0,)]  # every reservation settled
     assert after[0][0] - before[0][0] == calls == len(rows)
     for ts, cost, meta in rows:
-        assert ts.startswith("2026-11-26T01:00:00")
+        assert str(ts).replace(" ", "T").startswith("2026-11-26T01:00:00")
         m = json.loads(meta)
         assert m["backtest"] is True and m["replay_time"] < END.isoformat()
         assert Decimal(str(cost)) > 0
@@ -184,12 +191,12 @@ async def test_a_paid_model_over_the_past_reserves_and_books_its_spend_like_live
 
 
 async def test_an_exhausted_budget_stops_the_run_with_how_far_it_got(
-    sqlite_url: str, server: ScriptedServer
+    db_url: str, server: ScriptedServer
 ) -> None:
     # The worst case of one call is about $0.01 (prompt bytes + 600 output tokens): room for
     # a few calls, far fewer than the run wants.
     s = _settings(server, budget="0.03")
-    repo = await _seeded(sqlite_url)
+    repo = await _seeded(db_url)
     choice = parse_analyst("openai:gpt-test", PROVIDERS)
     try:
         with pytest.raises(BudgetExhausted) as caught:
@@ -237,6 +244,26 @@ async def test_the_heuristic_over_the_past_is_free_and_touches_no_budget(sqlite_
     assert rep.meta["ai_cost"] == 0 and rep.meta["ai_calls"] == 0
     assert rep.forecast is not None  # the heuristic's forecasts are scored too
     assert "cost $0 (free, no budget used)" in markdown(rep)
+
+
+async def test_the_configured_ensemble_runs_over_the_past_with_every_member_named(
+    sqlite_url: str, server: ScriptedServer
+) -> None:
+    s = _settings(server, provider="openai", model="gpt-test", ensemble=["heuristic", "openai"])
+    repo = await _seeded(sqlite_url)
+    try:
+        rep = await run_backtest(
+            s, repo,
+            BacktestSpec(T0, END, Decimal(1000), analyst=parse_analyst("configured", PROVIDERS)),
+            wall_clock=ManualClock(WALL),
+        )  # fmt: skip
+        tracked = await _rows(repo, "SELECT provider, num_calls FROM ai_cost_tracking")
+    finally:
+        await repo.close()
+    assert rep.meta["analyst"] == "heuristic + openai:gpt-test"
+    assert rep.meta["ai_calls"] == len(server.seen) > 0
+    # each member's call is booked, the paid one with its cost, all as backtest spend
+    assert {p for p, _ in tracked} == {"backtest:heuristic", "backtest:openai", "backtest:ensemble"}
 
 
 async def test_the_model_is_shown_only_data_stamped_at_or_before_the_replay_time(

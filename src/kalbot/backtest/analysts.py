@@ -26,7 +26,7 @@ from typing import Any
 
 from kalbot.analysis.budget import BUDGET_EXHAUSTED
 from kalbot.analysis.memory import InMemoryAIStore
-from kalbot.backtest.replay import UsedForecast
+from kalbot.backtest.replay import LookAheadError, UsedForecast
 from kalbot.domain.ai import StoredAnalysis
 from kalbot.domain.clock import iso_utc
 from kalbot.domain.context import MarketContext
@@ -211,8 +211,8 @@ class PastAnalyst:
         self._inner_many: Any = many
 
     def _check(self, context: MarketContext) -> None:
-        if context.now > self.clock.now():
-            raise AssertionError(f"context of {context.market.ticker} is in the future")
+        if context.now > self.clock.now():  # a tripwire: the engine builds it at the clock
+            raise LookAheadError(f"context of {context.market.ticker} is in the future")
 
     def _refused(self, context: MarketContext) -> Analysis:
         return Analysis(
