@@ -197,11 +197,8 @@ def markdown(report: BacktestReport) -> str:
         f"- Range: {m['start']} .. {m['end']}",
         f"- Strategy: {m['strategy']}; fill model: {m['fill_model']}; analyses: {m['analyses']}",
         f"- Snapshots: {m['snapshots']}; markets: {m['markets']}; cycles: {m['cycles']}",
-        f"- Analyst: {m.get('analyst', 'recorded')}",
+        f"- {analyst_line(m) or 'Analyst: ' + str(m.get('analyst', 'recorded'))}",
     ]
-    line = analyst_line(m)
-    if line:
-        lines.append(f"- {line}")
     lines += [
         "",
         "| metric | value |",
