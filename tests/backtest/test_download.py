@@ -90,7 +90,9 @@ class Exchange:
         cutoff: str = "2026-01-05T00:00:00Z",
         historical_tier: bool = True,
         moved: bool = False,
+        no_listing: bool = False,
     ) -> None:
+        self.no_listing = no_listing
         self.live_candles = live_candles
         self.cutoff = cutoff
         self.historical_tier = historical_tier
@@ -114,6 +116,8 @@ class Exchange:
         self.paths.append(path)
         self.params.setdefault(path, []).append(dict(request.url.params))
         historical = path.startswith("/historical/")
+        if path == "/historical/markets" and self.no_listing:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
         if historical and not self.historical_tier:
             return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
         if path == "/series/KXFED":
@@ -324,6 +328,15 @@ def test_an_exchange_without_the_historical_tier_gets_live_markets_and_a_note(
         rep, snaps, _ = await _run(sqlite_url, Exchange(_fixture_candles(), historical_tier=False))
         assert rep.markets == 1 and {s.ticker for s in snaps} == {LIVE}
         assert len(rep.problems) == 1 and "no historical tier" in rep.problems[0]
+
+    asyncio.run(go())
+
+
+def test_an_archive_without_a_market_listing_is_a_note_not_a_failure(sqlite_url: str) -> None:
+    async def go() -> None:
+        rep, snaps, _ = await _run(sqlite_url, Exchange(_fixture_candles(), no_listing=True))
+        assert rep.markets == 1 and {s.ticker for s in snaps} == {LIVE}
+        assert len(rep.problems) == 1 and "historical markets not listed" in rep.problems[0]
 
     asyncio.run(go())
 
