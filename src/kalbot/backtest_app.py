@@ -21,6 +21,15 @@ from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.fill_models import get_fill_model
 from kalbot.adapters.simulated.scenarios.replay import ReplayDriver
 from kalbot.adapters.store.repository import Repository
+from kalbot.backtest.analysts import (
+    BACKTEST_PROVIDER_PREFIX,
+    HEURISTIC,
+    RECORDED,
+    AnalystChoice,
+    BudgetExhausted,
+    PastAIStore,
+    PastAnalyst,
+)
 from kalbot.backtest.replay import (
     BacktestStore,
     RecordedAnalysis,
@@ -29,20 +38,29 @@ from kalbot.backtest.replay import (
 )
 from kalbot.backtest.results import BacktestReport, build_report
 from kalbot.backtest.runner import replay
-from kalbot.bootstrap import build_strategy, engine_config, risk_config, screen_config
-from kalbot.config import Settings
-from kalbot.domain.clock import ManualClock, iso_utc, parse_iso
+from kalbot.bootstrap import (
+    build_analyst,
+    build_strategy,
+    engine_config,
+    risk_config,
+    screen_config,
+)
+from kalbot.config import ConfigError, Settings
+from kalbot.domain.clock import ManualClock, SystemClock, iso_utc, parse_iso
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.market import MarketResult
 from kalbot.domain.snapshot import Snapshot
 from kalbot.engine import TradingEngine
-from kalbot.ports import Analyst
+from kalbot.ports import Analyst, Clock
 from kalbot.risk import RiskManager
 from kalbot.screener import Screener
 
 ACCOUNT = "backtest"
 # Analyses older than this before the start still count as "the latest view" at the start.
 ANALYSIS_LOOKBACK = timedelta(days=7)
+
+
+REPLAY_RECORDED = AnalystChoice(RECORDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +72,7 @@ class BacktestSpec:
     fill_model: str = "conservative"
     tickers: Sequence[str] | None = None
     category: str | None = None
+    analyst: AnalystChoice = REPLAY_RECORDED
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -69,12 +88,21 @@ async def load_analyses(repo: Repository, start: datetime, end: datetime) -> lis
     """``market_analyses`` rows stamped in [start - lookback, end), oldest first."""
     sql = text(
         "SELECT ticker, timestamp, decision, confidence, metadata, ai_provider, cost, id "
-        "FROM market_analyses WHERE timestamp >= :lo AND timestamp < :hi ORDER BY timestamp, id"
+        "FROM market_analyses WHERE timestamp >= :lo AND timestamp < :hi "
+        # A model run over the past by an earlier backtest was not recorded at the time.
+        "AND ai_provider NOT LIKE :backtest ORDER BY timestamp, id"
     )
     out: list[RecordedAnalysis] = []
     async with repo.connection("reading recorded analyses") as conn:
         rows = (
-            await conn.execute(sql, {"lo": iso_utc(start - ANALYSIS_LOOKBACK), "hi": iso_utc(end)})
+            await conn.execute(
+                sql,
+                {
+                    "lo": iso_utc(start - ANALYSIS_LOOKBACK),
+                    "hi": iso_utc(end),
+                    "backtest": BACKTEST_PROVIDER_PREFIX + "%",
+                },
+            )
         ).all()
     for ticker, ts, decision, confidence, meta_text, provider, cost, _ in rows:
         try:
@@ -112,6 +140,110 @@ async def load_results(repo: Repository) -> dict[str, MarketResult]:
     return {str(t): MarketResult(r) for t, r in rows if r in ("yes", "no")}
 
 
+def _model_settings(settings: Settings, choice: AnalystChoice) -> tuple[Settings, str | None]:
+    """(settings, provider override) that make ``build_analyst`` build ``choice``."""
+    if choice.kind == HEURISTIC:
+        return settings, HEURISTIC
+    if choice.provider is None or choice.model is None:
+        return settings, choice.provider
+    ai = settings.ai.model_copy(
+        update={"provider": choice.provider, "model": choice.model, "ensemble": ()}
+    )
+    return settings.model_copy(update={"ai": ai}), None
+
+
+def _provider_names(settings: Settings, choice: AnalystChoice) -> list[str]:
+    """The providers ``choice`` runs (several for the configured ensemble)."""
+    if choice.kind == RECORDED:
+        return []
+    s, provider = _model_settings(settings, choice)
+    if provider is not None:
+        return [provider]
+    if len(s.ai.ensemble) > 1:
+        return list(s.ai.ensemble)
+    return [s.ai.provider]
+
+
+def paid_models(settings: Settings, choice: AnalystChoice) -> list[str]:
+    """``provider:model`` of every paid model ``choice`` would call (empty: it is free).
+
+    Checks, before any work, that each can be called and paid for: ``ConfigError`` (one line)
+    for an unknown provider, no API key, no model, or a model without a price in ``ai.prices``
+    (a call that cannot be costed is never made, so the whole run would skip).
+    """
+    ai = _model_settings(settings, choice)[0].ai
+    paid = [n for n in _provider_names(settings, choice) if n != HEURISTIC]
+    if not paid:
+        return []
+    from kalbot.adapters.llm.factory import ProviderConfigError, build_client
+    from kalbot.analysis.costs import CostTable, TokenPrice, UnknownModelPrice
+
+    costs = CostTable(
+        {m: TokenPrice(p.input_per_mtok, p.output_per_mtok) for m, p in ai.prices.items()}
+    )
+    out = []
+    for name in paid:
+        try:
+            client = build_client(ai, name, primary=name == ai.provider)
+        except ProviderConfigError as e:
+            raise ConfigError(f"--analyst {choice.label}: {e}") from None
+        try:
+            costs.price(client.model)
+        except UnknownModelPrice:
+            raise ConfigError(
+                f"--analyst {choice.label}: no price for model {client.model!r} in ai.prices "
+                "(a call that cannot be costed is never made)"
+            ) from None
+        out.append(f"{name}:{client.model}")
+    return out
+
+
+def past_analyst(
+    settings: Settings,
+    repo: Repository,
+    choice: AnalystChoice,
+    clock: Clock,
+    wall_clock: Clock | None = None,
+) -> PastAnalyst:
+    """The analyst ``choice`` names, run over the past on the replay ``clock``.
+
+    A paid model reserves and records its spend in ``repo`` under today's budget
+    (``wall_clock``); a free one (the heuristic) touches no database.
+    """
+    paid = paid_models(settings, choice)
+    wall = wall_clock or SystemClock()
+    store = PastAIStore(repo if paid else None, wall)
+    s, provider = _model_settings(settings, choice)
+    inner = build_analyst(s, store, clock, provider, budget_clock=wall)
+    # What ran, by name: "openai:gpt-4.1-mini", "heuristic + openai:gpt-4.1-mini", ...
+    named = iter(paid)
+    label = " + ".join(
+        n if n == HEURISTIC else next(named) for n in _provider_names(settings, choice)
+    )
+    return PastAnalyst(inner, store, clock, label)
+
+
+async def _until_budget_refused(
+    stream: AsyncIterator[Snapshot], past: PastAnalyst, counter: list[int]
+) -> AsyncIterator[Snapshot]:
+    """``stream`` until the budget refuses a call; then ``BudgetExhausted`` (how far it got)."""
+    try:
+        async for snap in stream:
+            _raise_if_exhausted(past, counter[0])
+            counter[0] += 1
+            yield snap
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _raise_if_exhausted(past: PastAnalyst, snapshots: int) -> None:
+    at = past.store.exhausted_at
+    if at is not None:
+        raise BudgetExhausted(at, snapshots, past.store.calls, past.store.cost)
+
+
 async def run_backtest(
     settings: Settings,
     repo: Repository,
@@ -120,13 +252,19 @@ async def run_backtest(
     analyst: Analyst | None = None,
     snapshots: AsyncIterator[Snapshot] | None = None,
     progress: Callable[[int, datetime], None] | None = None,
+    wall_clock: Clock | None = None,
 ) -> BacktestReport:
     """Replay ``spec``'s range through the engine; ``NoData`` when it holds nothing.
 
-    ``analyst=None`` replays the recorded analyses; pass a live analyst to run a model over
-    the past (the report's meta says which).
+    ``spec.analyst`` says whose analyses: the recorded ones (default), or an analyst run over
+    the past (``BudgetExhausted`` when a paid one runs out of budget; ``ConfigError`` before
+    any work when it cannot be called). ``analyst`` (tests) plugs one in directly.
     """
     clock = ManualClock(spec.start)
+    past: PastAnalyst | None = None
+    if analyst is None and spec.analyst.kind != RECORDED:
+        past = past_analyst(settings, repo, spec.analyst, clock, wall_clock)
+        analyst = past
     ex = Exchange(clock)
     ex.open_account(ACCOUNT, spec.capital)
     feed = ReplayDriver(
@@ -152,6 +290,9 @@ async def run_backtest(
         config=engine_config(settings, "backtest"),
     )
     stream = snapshots or repo.stream_snapshots(spec.start, spec.end, spec.tickers, spec.category)
+    counter = [0]
+    if past is not None and past.store.ledger is not None:
+        stream = _until_budget_refused(stream, past, counter)
     outcome = await replay(
         stream, start=spec.start, end=spec.end, capital=spec.capital, clock=clock, feed=feed,
         data=data, engine=engine, broker=broker, store=store, analyst=replayed, progress=progress,
@@ -162,6 +303,7 @@ async def run_backtest(
         "capital": spec.capital,
         "strategy": strategy.name,
         "fill_model": spec.fill_model,
+        "analyst": RECORDED if replayed is not None else spec.analyst.label,
         "analyses": "recorded (market_analyses)"
         if replayed is not None
         else "model run over the past",
@@ -170,4 +312,38 @@ async def run_backtest(
         "skipped_markets": dict(sorted(feed.stats.skipped.items())),
         "settled_markets": feed.stats.settled,
     }
-    return build_report(outcome, store, replayed, meta)
+    if past is not None:
+        if past.store.ledger is not None:
+            _raise_if_exhausted(past, outcome.snapshots)
+        for ticker in sorted({u.ticker for u in past.used.values()}):
+            m = await data.market(ticker)
+            if m.result in (MarketResult.YES, MarketResult.NO):
+                outcome.results[ticker] = m.result
+        meta.update(_past_meta(past))
+    return build_report(outcome, store, replayed if replayed is not None else past, meta)
+
+
+def _past_meta(past: PastAnalyst) -> dict[str, Any]:
+    paid = past.store.ledger is not None
+    note = (
+        f"{past.label} run over the past: its context is built from the replay (data stamped "
+        "at or before each replay time), but the model may know outcomes after its training "
+        "cutoff, so read its results as optimistic"
+        if paid
+        else f"{past.label} run over the past: free, offline, no budget used"
+    )
+    return {
+        "analyses": note,
+        "analyst": past.label,
+        "analyst_run_over_past": True,
+        "analyst_paid": paid,
+        "ai_calls": past.store.calls,
+        "ai_cost": past.store.cost,
+        "ai_cost_booked_as": (
+            f"ai_cost_tracking, provider {BACKTEST_PROVIDER_PREFIX}<provider>, today (UTC)"
+            if paid
+            else "nothing (free)"
+        ),
+        "ai_errors": dict(sorted(past.store.errors.items())),
+        "analyses_missing": past.missing,
+    }

@@ -5,6 +5,12 @@ volume_24h = the sum of the candle volumes of the trailing 24 hours, open intere
 Idempotent and resumable: (ticker, timestamp) pairs already stored are skipped, so a second run
 (or a re-run after an interruption) adds no duplicates. Malformed candles are reported and
 skipped, never defaulted.
+
+Markets come from both of Kalshi's tiers (REFERENCE §0.9, §4.2): ``GET /markets`` lists the
+live tier; a market that settled before ``GET /historical/cutoff`` (``market_settled_ts``) is
+listed only by ``GET /historical/markets``, and its candles only by
+``/historical/markets/{ticker}/candlesticks``. The two listings are merged by ticker (the
+historical one wins: it is the market's final state).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 from kalbot.adapters.kalshi import wire as w
 from kalbot.adapters.kalshi.client import KalshiClient
-from kalbot.adapters.kalshi.errors import KalshiError
+from kalbot.adapters.kalshi.errors import KalshiError, NotFound
 from kalbot.adapters.store.repository import Repository
 from kalbot.domain.clock import iso_utc
 from kalbot.domain.prices import PriceError, other_side_price, parse_dollars
@@ -59,6 +65,7 @@ class DownloadReport:
     """What a download did; ``problems`` lists every skipped candle or market with the reason."""
 
     markets: int = 0
+    historical_markets: int = 0  # of ``markets``, those listed by /historical/markets
     candles: int = 0
     written: int = 0
     already_stored: int = 0
@@ -185,6 +192,45 @@ async def _stored_times(
 Progress = Callable[[str, int, int], None]
 
 
+def _in_range(m: w.MarketW, spec: DownloadSpec) -> bool:
+    return (m.open_time is None or m.open_time < spec.end) and (
+        m.close_time is None or m.close_time >= spec.start
+    )
+
+
+async def list_markets(
+    client: KalshiClient, spec: DownloadSpec, report: DownloadReport
+) -> list[tuple[w.MarketW, bool]]:
+    """(market, from the historical tier) for every market of ``spec`` open during its range,
+    from both tiers, one per ticker, sorted by ticker."""
+    filters: dict[str, Any] = {"series_ticker": spec.series}
+    if spec.event:
+        filters["event_ticker"] = spec.event
+    live = [
+        m
+        async for m in client.iter_markets(**filters, min_close_ts=int(spec.start.timestamp()))
+        if _in_range(m, spec)
+    ]
+    try:
+        cutoff = (await client.historical_cutoff()).market_settled_ts
+    except NotFound as e:  # an exchange without the historical tier (e.g. an old simulator)
+        report.problems.append(f"no historical tier on this exchange ({e}): live markets only")
+        cutoff = None
+    historical: list[w.MarketW] = []
+    # A market settled before ``start`` closed before it too: with the cutoff at or before
+    # ``start`` the historical tier holds nothing in range, and is not read.
+    if cutoff is not None and cutoff > spec.start:
+        try:
+            historical = [
+                m async for m in client.iter_historical_markets(**filters) if _in_range(m, spec)
+            ]
+        except NotFound as e:  # a cutoff but no archive listing (a partial implementation)
+            report.problems.append(f"historical markets not listed ({e}): live markets only")
+    by: dict[str, tuple[w.MarketW, bool]] = {m.ticker: (m, False) for m in live}
+    by.update((m.ticker, (m, True)) for m in historical)
+    return [by[t] for t in sorted(by)]
+
+
 async def download(
     client: KalshiClient,
     repo: Repository,
@@ -196,37 +242,32 @@ async def download(
     report = DownloadReport()
     series = await client.series(spec.series)
     category = series.category
-    filters: dict[str, Any] = {
-        "series_ticker": spec.series,
-        "min_close_ts": int(spec.start.timestamp()),
-    }
-    if spec.event:
-        filters["event_ticker"] = spec.event
-    markets = [
-        m
-        async for m in client.iter_markets(**filters)
-        if (m.open_time is None or m.open_time < spec.end)
-        and (m.close_time is None or m.close_time >= spec.start)
-    ]
-    markets.sort(key=lambda m: m.ticker)
-    report.markets = len(markets)
+    listed = await list_markets(client, spec, report)
+    report.markets = len(listed)
+    report.historical_markets = sum(1 for _, historical in listed if historical)
     # Kalshi stamps a candle at its period's END; end_ts is inclusive, so ask to the last instant
     start_ts, end_ts = int(spec.start.timestamp()), int(spec.end.timestamp())
+    period = INTERVALS[spec.interval]
     results: list[MarketResultRow] = []
-    for i, m in enumerate(markets, 1):
+    for i, (m, historical) in enumerate(listed, 1):
         try:
-            raw = await client.candlesticks(
-                spec.series,
-                m.ticker,
-                start_ts=start_ts,
-                end_ts=end_ts,
-                period_interval=INTERVALS[spec.interval],
-                settled_time=m.settlement_ts or (m.close_time if m.result else None),
-            )
+            if historical:
+                raw = await client.historical_candlesticks(
+                    m.ticker, start_ts=start_ts, end_ts=end_ts, period_interval=period
+                )
+            else:
+                raw = await client.candlesticks(
+                    spec.series,
+                    m.ticker,
+                    start_ts=start_ts,
+                    end_ts=end_ts,
+                    period_interval=period,
+                    settled_time=m.settlement_ts or (m.close_time if m.result else None),
+                )
         except (KalshiError, PriceError) as e:
             report.problems.append(f"{m.ticker}: candlesticks not downloaded: {e}")
             if progress:
-                progress(m.ticker, i, len(markets))
+                progress(m.ticker, i, len(listed))
             continue
         parsed: list[CandleValues] = []
         for c in raw:
@@ -252,7 +293,7 @@ async def download(
         elif result:
             report.problems.append(f"{m.ticker}: unknown result {m.result!r}; not recorded")
         if progress:
-            progress(m.ticker, i, len(markets))
+            progress(m.ticker, i, len(listed))
     if results:
         await repo.add_market_results(results)  # upsert on ticker: re-runs add nothing
     report.results = len(results)

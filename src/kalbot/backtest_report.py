@@ -77,6 +77,21 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def analyst_line(meta: dict[str, Any]) -> str:
+    """For an analyst run over the past: which, its paid calls and what they cost."""
+    if not meta.get("analyst_run_over_past"):
+        return ""
+    if not meta.get("analyst_paid"):
+        return f"Analyst: {meta['analyst']} run over the past; cost $0 (free, no budget used)"
+    errors = meta.get("ai_errors") or {}
+    failed = f"; {sum(errors.values())} failed calls or skips" if errors else ""
+    return (
+        f"Analyst: {meta['analyst']} RUN OVER THE PAST; {meta['ai_calls']} paid calls cost "
+        f"${meta['ai_cost']}, booked in {meta['ai_cost_booked_as']}{failed}. "
+        "The model may know outcomes after its training cutoff: read its results as optimistic"
+    )
+
+
 def print_report(console: Console, report: BacktestReport) -> None:
     d = report_dict(report)
     m = d["meta"]
@@ -86,6 +101,9 @@ def print_report(console: Console, report: BacktestReport) -> None:
         f"{m['markets']} markets, {m['cycles']} cycles",
         highlight=False,
     )
+    line = analyst_line(m)
+    if line:
+        console.print(line, highlight=False)
     t = Table(title="Metrics")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -179,6 +197,9 @@ def markdown(report: BacktestReport) -> str:
         f"- Range: {m['start']} .. {m['end']}",
         f"- Strategy: {m['strategy']}; fill model: {m['fill_model']}; analyses: {m['analyses']}",
         f"- Snapshots: {m['snapshots']}; markets: {m['markets']}; cycles: {m['cycles']}",
+        f"- {analyst_line(m) or 'Analyst: ' + str(m.get('analyst', 'recorded'))}",
+    ]
+    lines += [
         "",
         "| metric | value |",
         "|---|---:|",
@@ -280,7 +301,12 @@ def compare(a: Path, b: Path) -> Table:
     t.add_column("metric")
     t.add_column(a.name or str(a), justify="right")
     t.add_column(b.name or str(b), justify="right")
-    for label, key in (("strategy", "meta.strategy"), ("fill model", "meta.fill_model")):
+    for label, key in (
+        ("strategy", "meta.strategy"),
+        ("fill model", "meta.fill_model"),
+        ("analyst", "meta.analyst"),
+        ("AI cost", "meta.ai_cost"),
+    ):
         t.add_row(label, fmt(lookup(da, key)), fmt(lookup(db, key)))
     for key, label in KEY_METRICS:
         t.add_row(label, fmt(lookup(da, key)), fmt(lookup(db, key)))

@@ -20,7 +20,7 @@ from kalbot.domain.clock import SystemClock
 from kalbot.domain.market import Market, OrderBook
 from kalbot.domain.snapshot import Snapshot
 from kalbot.engine import EngineConfig, ExitRules, TradingEngine
-from kalbot.ports import Analyst, Broker, Clock, MarketData
+from kalbot.ports import AIStore, Analyst, Broker, Clock, MarketData
 from kalbot.recorder import LiveDataRecorder
 from kalbot.risk import RiskConfig, RiskManager
 from kalbot.screener import ScreenConfig, Screener
@@ -102,19 +102,28 @@ def build_strategy(s: Settings, name: str | None = None) -> Strategy:
 
 
 def build_analyst(
-    s: Settings, repo: Repository, clock: Clock, provider: str | None = None
+    s: Settings,
+    repo: AIStore,
+    clock: Clock,
+    provider: str | None = None,
+    *,
+    budget_clock: Clock | None = None,
 ) -> Analyst:
     """The configured analyst, recording into ``repo`` and spending under its daily budget.
 
     ``provider`` overrides ``ai.provider``; ``ai.ensemble`` (two or more names) builds an
     ensemble of those providers instead, combined in log-odds with ``ai.ensemble_weights``.
+    ``budget_clock`` (default ``clock``) dates the budget: a backtest's analyst sees the replay
+    clock while its spend counts against today's budget.
     """
     from kalbot.analysis.service import EnsembleAnalyst
 
     ai = s.ai
     if provider is None and len(ai.ensemble) > 1:
         members = [
-            _single_analyst(s, repo, clock, name, primary=name == ai.provider)
+            _single_analyst(
+                s, repo, clock, name, primary=name == ai.provider, budget_clock=budget_clock
+            )
             for name in ai.ensemble
         ]
         weights = list(ai.ensemble_weights) or None
@@ -122,7 +131,9 @@ def build_analyst(
             raise ConfigError("ai.ensemble_weights needs one weight per ai.ensemble member")
         return EnsembleAnalyst(members, repo, clock, _analyst_config(s), weights)
     name = provider or ai.provider
-    return _single_analyst(s, repo, clock, name, primary=name == ai.provider)
+    return _single_analyst(
+        s, repo, clock, name, primary=name == ai.provider, budget_clock=budget_clock
+    )
 
 
 def _analyst_config(s: Settings) -> AnalystConfig:
@@ -143,7 +154,13 @@ def _analyst_config(s: Settings) -> AnalystConfig:
 
 
 def _single_analyst(
-    s: Settings, repo: Repository, clock: Clock, name: str, *, primary: bool
+    s: Settings,
+    repo: AIStore,
+    clock: Clock,
+    name: str,
+    *,
+    primary: bool,
+    budget_clock: Clock | None = None,
 ) -> RecordedAnalyst:
     from kalbot.analysis.heuristic import load_params
     from kalbot.analysis.service import HeuristicAnalyst, LLMAnalyst
@@ -161,7 +178,7 @@ def _single_analyst(
 
     guard = BudgetGuard(
         repo,
-        clock,
+        budget_clock or clock,
         lambda: ai.daily_budget,
         reservation_ttl=timedelta(seconds=ai.reservation_ttl_seconds),
     )

@@ -13,7 +13,7 @@ from kalbot.domain.clock import SystemClock
 
 def test_the_default_analyst_is_the_free_heuristic() -> None:
     s = load_settings()
-    analyst = build_analyst(s, InMemoryAIStore(), SystemClock())  # type: ignore[arg-type]
+    analyst = build_analyst(s, InMemoryAIStore(), SystemClock())
     assert isinstance(analyst, HeuristicAnalyst)
 
 
@@ -28,15 +28,15 @@ def test_a_provider_override_and_an_ensemble_are_built_from_settings() -> None:
         }
     )
     store = InMemoryAIStore()
-    ens = build_analyst(s, store, SystemClock())  # type: ignore[arg-type]
+    ens = build_analyst(s, store, SystemClock())
     assert isinstance(ens, EnsembleAnalyst) and "llama-local" in ens.model
-    one = build_analyst(s, store, SystemClock(), provider="openai-compatible")  # type: ignore[arg-type]
+    one = build_analyst(s, store, SystemClock(), provider="openai-compatible")
     assert isinstance(one, LLMAnalyst) and one.model == "llama-local"
 
 
 def test_an_unusable_provider_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no API key"):
-        build_analyst(load_settings(), InMemoryAIStore(), SystemClock(), provider="anthropic")  # type: ignore[arg-type]
+        build_analyst(load_settings(), InMemoryAIStore(), SystemClock(), provider="anthropic")
 
 
 def test_the_daily_budget_comes_from_either_variable_the_prefixed_one_winning(

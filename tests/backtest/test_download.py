@@ -63,32 +63,84 @@ def _old_candles() -> list[dict[str, Any]]:
     ]
 
 
-class Exchange:
-    """Routes the client's requests to canned payloads and counts them."""
+def _settled(ticker: str, result: str, close: str, settled: str) -> dict[str, Any]:
+    """A finalized market as the historical tier lists it: the recorded fixture's shape."""
+    data = json.loads((FIXTURES / "anytroops_market-lens" / "kalshi_market.json").read_bytes())
+    m: dict[str, Any] = data.get("market", data)
+    m = {k: v for k, v in m.items() if not k.startswith("mve_") and k != "custom_strike"}
+    return m | {
+        "ticker": ticker, "event_ticker": "KXFED-26JAN", "title": f"Fed rate above {ticker[-4:]}?",
+        "open_time": "2025-08-01T00:00:00Z", "close_time": close, "settlement_ts": settled,
+        "result": result, "status": "finalized", "strike_type": "greater",
+    }  # fmt: skip
 
-    def __init__(self, live_candles: list[dict[str, Any]]) -> None:
+
+ANCIENT = "KXFED-25JUN-T4.25"  # settled in 2025: historical tier, outside the range
+MOVED = "KXFED-26JAN-T3.50"  # listed by both tiers while it moves to the historical one
+
+
+class Exchange:
+    """Routes the client's requests to canned payloads (live and historical tiers, as Kalshi
+    splits them at ``/historical/cutoff``) and counts them."""
+
+    def __init__(
+        self,
+        live_candles: list[dict[str, Any]],
+        *,
+        cutoff: str = "2026-01-05T00:00:00Z",
+        historical_tier: bool = True,
+        moved: bool = False,
+        no_listing: bool = False,
+    ) -> None:
+        self.no_listing = no_listing
         self.live_candles = live_candles
+        self.cutoff = cutoff
+        self.historical_tier = historical_tier
+        self.moved = moved
         self.paths: list[str] = []
+        self.params: dict[str, list[dict[str, str]]] = {}
+
+    def _historical_markets(self, cursor: str | None) -> dict[str, Any]:
+        old = _settled(OLD, "yes", "2026-01-02T19:00:00Z", "2026-01-02T20:00:00Z")
+        ancient = _settled(ANCIENT, "no", "2025-06-18T18:00:00Z", "2025-06-18T19:00:00Z")
+        if not cursor:  # two pages: the cursor must be followed
+            return {"markets": [ancient], "cursor": "page-2"}
+        assert cursor == "page-2"
+        page = [old]
+        if self.moved:
+            page.append(_settled(MOVED, "no", "2026-01-03T19:00:00Z", "2026-01-03T20:00:00Z"))
+        return {"markets": page, "cursor": ""}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/trade-api/v2")
         self.paths.append(path)
+        self.params.setdefault(path, []).append(dict(request.url.params))
+        historical = path.startswith("/historical/")
+        if path == "/historical/markets" and self.no_listing:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
+        if historical and not self.historical_tier:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
         if path == "/series/KXFED":
             body: Any = {"series": {"ticker": "KXFED", "category": "Economics"}}
         elif path == "/markets":
             assert request.url.params["series_ticker"] == "KXFED"
-            old = _market(
-                OLD, status="settled", result="yes", close_time="2026-01-02T19:00:00Z",
-                settlement_ts="2026-01-02T20:00:00Z",
-            )  # fmt: skip
             later = _market("KXFED-26JAN-T9.00", open_time="2026-02-01T00:00:00Z")
-            body = {"markets": [_market(LIVE), old, later], "cursor": ""}
+            markets = [_market(LIVE), later]
+            if self.moved:  # still listed live, without its result yet
+                markets.append(_market(MOVED, status="closed", close_time="2026-01-03T19:00:00Z"))
+            body = {"markets": markets, "cursor": ""}
+        elif path == "/historical/markets":
+            assert request.url.params["series_ticker"] == "KXFED"
+            body = self._historical_markets(request.url.params.get("cursor"))
         elif path == "/historical/cutoff":
-            body = {"market_settled_ts": "2026-01-05T00:00:00Z"}
+            body = {"market_settled_ts": self.cutoff}
         elif path == f"/series/KXFED/markets/{LIVE}/candlesticks":
             body = {"ticker": LIVE, "candlesticks": self.live_candles}
-        elif path == f"/historical/markets/{OLD}/candlesticks":
-            body = {"ticker": OLD, "candlesticks": _old_candles()}
+        elif path in (
+            f"/historical/markets/{OLD}/candlesticks",
+            f"/historical/markets/{MOVED}/candlesticks",
+        ):
+            body = {"ticker": path.split("/")[3], "candlesticks": _old_candles()}
         else:
             return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
         return httpx.Response(200, json=body)
@@ -114,12 +166,14 @@ def _fixture_candles() -> list[dict[str, Any]]:
     return candles
 
 
-async def _run(url: str, handler: Exchange) -> tuple[DownloadReport, list[Snapshot], Repository]:
+async def _run(
+    url: str, handler: Exchange, start: datetime = START
+) -> tuple[DownloadReport, list[Snapshot], Repository]:
     repo = Repository(url)
     await repo.initialize()
     try:
         async with _client(handler) as client:
-            rep = await download(client, repo, DownloadSpec("KXFED", START, END, "1h"))
+            rep = await download(client, repo, DownloadSpec("KXFED", start, END, "1h"))
         snaps = [s async for s in repo.stream_snapshots(START, END)]
     finally:
         await repo.close()
@@ -131,8 +185,13 @@ def test_download_writes_snapshots_and_results(sqlite_url: str) -> None:
         handler = Exchange(_fixture_candles())
         rep, snaps, _ = await _run(sqlite_url, handler)
         # the later market opens after END; the first fixture candle (Aug 2025) is out of range
-        assert rep.markets == 2 and rep.problems == []
+        # OLD is listed only by the historical tier; ANCIENT closed before START
+        assert rep.markets == 2 and rep.historical_markets == 1 and rep.problems == []
         assert rep.written == 4 and rep.results == 1
+        assert f"/historical/markets/{ANCIENT}/candlesticks" not in handler.paths
+        # the historical listing has no time filter; the live one starts at START
+        assert "min_close_ts" not in handler.params["/historical/markets"][0]
+        assert handler.params["/markets"][0]["min_close_ts"] == str(int(START.timestamp()))
         assert f"/historical/markets/{OLD}/candlesticks" in handler.paths
         assert f"/series/KXFED/markets/{LIVE}/candlesticks" in handler.paths
         by = {(s.ticker, s.timestamp): s for s in snaps}
@@ -229,3 +288,69 @@ def test_spec_refuses_bad_input() -> None:
         DownloadSpec("KXFED", START, END, "5m")
     with pytest.raises(ValueError, match="after start"):
         DownloadSpec("KXFED", END, START)
+
+
+def test_a_market_listed_by_both_tiers_is_downloaded_once_from_the_historical_one(
+    sqlite_url: str,
+) -> None:
+    async def go() -> None:
+        handler = Exchange(_fixture_candles(), moved=True)
+        rep, snaps, _ = await _run(sqlite_url, handler)
+        assert rep.markets == 3 and rep.historical_markets == 2 and rep.problems == []
+        assert handler.paths.count(f"/historical/markets/{MOVED}/candlesticks") == 1
+        assert f"/series/KXFED/markets/{MOVED}/candlesticks" not in handler.paths
+        moved = [s for s in snaps if s.ticker == MOVED]
+        assert len(moved) == 2 and all(s.metadata["result"] == "no" for s in moved)
+        assert rep.results == 2  # OLD yes, MOVED no (the historical listing's final state)
+        again, _, _ = await _run(sqlite_url, Exchange(_fixture_candles(), moved=True))
+        assert again.written == 0 and again.already_stored == rep.written
+
+    asyncio.run(go())
+
+
+def test_the_historical_tier_is_not_read_when_the_range_starts_after_the_cutoff(
+    sqlite_url: str,
+) -> None:
+    async def go() -> None:
+        handler = Exchange(_fixture_candles(), cutoff="2025-12-01T00:00:00Z")
+        rep, snaps, _ = await _run(sqlite_url, handler)
+        assert "/historical/markets" not in handler.paths
+        assert rep.markets == 1 and rep.historical_markets == 0
+        assert {s.ticker for s in snaps} == {LIVE}
+
+    asyncio.run(go())
+
+
+def test_an_exchange_without_the_historical_tier_gets_live_markets_and_a_note(
+    sqlite_url: str,
+) -> None:
+    async def go() -> None:
+        rep, snaps, _ = await _run(sqlite_url, Exchange(_fixture_candles(), historical_tier=False))
+        assert rep.markets == 1 and {s.ticker for s in snaps} == {LIVE}
+        assert len(rep.problems) == 1 and "no historical tier" in rep.problems[0]
+
+    asyncio.run(go())
+
+
+def test_an_archive_without_a_market_listing_is_a_note_not_a_failure(sqlite_url: str) -> None:
+    async def go() -> None:
+        rep, snaps, _ = await _run(sqlite_url, Exchange(_fixture_candles(), no_listing=True))
+        assert rep.markets == 1 and {s.ticker for s in snaps} == {LIVE}
+        assert len(rep.problems) == 1 and "historical markets not listed" in rep.problems[0]
+
+    asyncio.run(go())
+
+
+async def test_client_lists_historical_markets_across_pages() -> None:
+    handler = Exchange([])
+    async with _client(handler) as client:
+        got = [m.ticker async for m in client.iter_historical_markets(series_ticker="KXFED")]
+        candles = await client.historical_candlesticks(
+            OLD, start_ts=1767225600, end_ts=1767312000, period_interval=60
+        )
+    assert got == [ANCIENT, OLD]
+    assert handler.params["/historical/markets"][1]["cursor"] == "page-2"
+    assert [c.end_period_ts for c in candles] == [1767229200, 1767232800]
+    with pytest.raises(ValueError, match="period_interval"):
+        async with _client(handler) as client:
+            await client.historical_candlesticks(OLD, start_ts=0, end_ts=1, period_interval=5)

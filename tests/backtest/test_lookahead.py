@@ -1,5 +1,9 @@
 """Decisions at time t see only data stamped <= t: future quotes and a future analysis are
-planted in the database, and the trade happens exactly when they become the present."""
+planted in the database, and the trade happens exactly when they become the present.
+
+A model run over the past (``--analyst``) is held to the same rule from the other side: every
+prompt it is sent is checked for planted future prices in
+``test_past_analyst.test_the_model_is_shown_only_data_stamped_at_or_before_the_replay_time``."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +33,8 @@ class ScriptedServer:
         self.replies: list[Reply] = []
         self.seen: list[Seen] = []
         self.url = ""
+        # Answers every request the script does not (a backtest makes many similar calls).
+        self.responder: Callable[[Seen], Reply] | None = None
 
     def push(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -46,15 +48,19 @@ def _handler(state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             raw = self.rfile.read(length)
-            state.seen.append(
-                Seen(
-                    "POST",
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    json.loads(raw or b"{}"),
-                )
+            seen = Seen(
+                "POST",
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                json.loads(raw or b"{}"),
             )
-            reply = state.replies.pop(0) if state.replies else Reply(500, {"error": "no script"})
+            state.seen.append(seen)
+            if state.replies:
+                reply = state.replies.pop(0)
+            elif state.responder is not None:
+                reply = state.responder(seen)
+            else:
+                reply = Reply(500, {"error": "no script"})
             if reply.delay:
                 time.sleep(reply.delay)
             data = json.dumps(reply.body).encode()

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from kalbot.backtest.forecast import Forecast, ForecastScore, score, score_by_category
 from kalbot.backtest.metrics import EquityMetrics, TradeMetrics, equity_metrics, trade_metrics
-from kalbot.backtest.replay import BacktestStore, ReplayedAnalyst
+from kalbot.backtest.replay import BacktestStore, UsedForecast
 from kalbot.backtest.runner import ReplayOutcome
 from kalbot.domain.market import MarketResult
 from kalbot.domain.prices import ZERO
@@ -28,6 +28,13 @@ HOLDING_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("6h-24h", timedelta(days=1)),
     ("1d-7d", timedelta(days=7)),
 )
+
+
+class ShownForecasts(Protocol):
+    """An analyst that kept what it showed the strategy (recorded replay or a past run)."""
+
+    @property
+    def used(self) -> dict[tuple[str, datetime], UsedForecast]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +132,8 @@ def _groups(trades: Iterable[Trade], key: Any) -> tuple[Group, ...]:
     )
 
 
-def forecasts_of(analyst: ReplayedAnalyst | None, outcome: ReplayOutcome) -> list[Forecast]:
-    """Every recorded analysis the strategy saw, on markets that resolved YES or NO."""
+def forecasts_of(analyst: ShownForecasts | None, outcome: ReplayOutcome) -> list[Forecast]:
+    """Every analysis the strategy saw (once per analysis), on markets that resolved YES or NO."""
     if analyst is None:
         return []
     out: list[Forecast] = []
@@ -146,7 +153,7 @@ def forecasts_of(analyst: ReplayedAnalyst | None, outcome: ReplayOutcome) -> lis
 def build_report(
     outcome: ReplayOutcome,
     store: BacktestStore,
-    analyst: ReplayedAnalyst | None,
+    analyst: ShownForecasts | None,
     meta: dict[str, Any],
 ) -> BacktestReport:
     trades = trades_of(store, outcome.categories)

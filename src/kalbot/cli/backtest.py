@@ -56,13 +56,26 @@ def backtest(
     ] = None,
     category: Annotated[str | None, typer.Option("--category", help="Only this category.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Database URL.")] = None,
+    analyst: Annotated[
+        str,
+        typer.Option(
+            "--analyst",
+            help=(
+                "recorded (default: replay market_analyses, free, no look-ahead) | heuristic "
+                "(run over the past, free) | configured | PROVIDER[:MODEL], e.g. openai or "
+                "anthropic:claude-sonnet-4: a paid model run over the past under the daily AI "
+                "budget, said so in the report."
+            ),
+        ),
+    ] = "recorded",
     compare: Annotated[
         tuple[Path, Path] | None,
         typer.Option("--compare", help="Show two exported runs (RUN_A RUN_B) side by side."),
     ] = None,
 ) -> None:
     """Replay market_snapshots through the same screener, strategy, risk manager and broker
-    port as live, on the simulated exchange; recorded analyses are replayed."""
+    port as live, on the simulated exchange; recorded analyses are replayed unless --analyst
+    runs one over the past."""
     from kalbot.backtest_report import compare as compare_runs
 
     if compare is not None:
@@ -88,12 +101,29 @@ def backtest(
         fail(f"unknown --fill-model {fill_model!r}; choose one of {', '.join(FILL_MODELS)}")
     settings = settings_or_exit(**_config_overrides(config))
 
+    from kalbot.adapters.llm.factory import PROVIDERS
+    from kalbot.backtest.analysts import BudgetExhausted, parse_analyst
     from kalbot.backtest.runner import NoData
-    from kalbot.backtest_app import BacktestSpec, run_backtest
+    from kalbot.backtest_app import BacktestSpec, paid_models, run_backtest
     from kalbot.backtest_report import export as export_run
     from kalbot.backtest_report import print_report
+    from kalbot.config import ConfigError
 
-    spec = BacktestSpec(first, last, cash, strategy, fill_model, ticker or None, category)
+    try:
+        choice = parse_analyst(analyst, PROVIDERS)
+        # Before any work: a paid model without a key, a model or a price is one line.
+        paid = paid_models(settings, choice)
+    except (ValueError, ConfigError) as e:
+        fail(str(e))
+    if paid:
+        err_console.print(
+            f"running {', '.join(paid)} over the past: paid calls under today's AI budget "
+            f"(${settings.ai.daily_budget}/day unless set in the database)",
+            highlight=False,
+        )
+    spec = BacktestSpec(
+        first, last, cash, strategy, fill_model, ticker or None, category, analyst=choice
+    )
 
     async def go() -> Any:
         from rich.progress import Progress, TextColumn
@@ -125,6 +155,10 @@ def backtest(
     t0 = time.perf_counter()
     try:
         report = run_async(go)
+    except BudgetExhausted as e:
+        fail(str(e))
+    except ConfigError as e:
+        fail(str(e))
     except NoData as e:
         fail(f"{e}; nothing to backtest (import or download history first: kalbot data --help)")
     except ValueError as e:

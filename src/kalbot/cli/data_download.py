@@ -25,7 +25,10 @@ def download_cmd(
         str | None, typer.Option("--base-url", help="Any Kalshi-compatible REST base URL.")
     ] = None,
 ) -> None:
-    """Download a series' candlesticks and results as snapshots (idempotent, resumable)."""
+    """Download a series' candlesticks and results as snapshots (idempotent, resumable).
+
+    Markets come from both tiers: /markets (live) and /historical/markets (settled before
+    Kalshi's /historical/cutoff), one per ticker, each market's candles from its own tier."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from kalbot.backtest_download import DownloadReport, DownloadSpec, download
@@ -81,7 +84,8 @@ def download_cmd(
     if len(rep.problems) > MAX_PROBLEMS_SHOWN:
         err_console.print(f"... and {len(rep.problems) - MAX_PROBLEMS_SHOWN} more", highlight=False)
     console.print(
-        f"{rep.markets} markets, {rep.candles:,} candles: wrote {rep.written:,} snapshots "
+        f"{rep.markets} markets ({rep.historical_markets} from the historical tier), "
+        f"{rep.candles:,} candles: wrote {rep.written:,} snapshots "
         f"({rep.already_stored:,} already stored), {rep.results} results, "
         f"{len(rep.problems)} skipped",
         highlight=False,

@@ -90,6 +90,16 @@ class KalshiClient(KalshiHttp):
     async def historical_market(self, ticker: str) -> w.MarketW:
         return (await self._get(f"/historical/markets/{ticker}", w.MarketResponseW)).market
 
+    async def iter_historical_markets(
+        self, *, limit: int | None = 1000, **filters: Any
+    ) -> AsyncIterator[w.MarketW]:
+        """Every market of ``GET /historical/markets`` (settled before the cutoff), following
+        cursors. Filters (openapi ``GetHistoricalMarkets``): series_ticker, event_ticker,
+        tickers, mve_filter; there is no time filter, so callers filter by close time."""
+        async for page in self._pages("/historical/markets", w.MarketsPageW, filters, limit):
+            for m in page.markets:
+                yield m
+
     async def orderbook(self, ticker: str, *, depth: int | None = None) -> w.OrderbookResponseW:
         return await self._get(
             f"/markets/{ticker}/orderbook", w.OrderbookResponseW, {"depth": depth}
@@ -112,15 +122,22 @@ class KalshiClient(KalshiHttp):
     ) -> list[w.CandleW]:
         """Candles of one market. A market that settled before ``GET /historical/cutoff`` is
         only served by ``/historical/markets/{ticker}/candlesticks`` (REFERENCE §0.9)."""
-        if period_interval not in (1, 60, 1440):
-            raise ValueError("period_interval must be 1, 60 or 1440 minutes")
-        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        params = _candle_params(start_ts, end_ts, period_interval)
         if settled_time is not None:
             cutoff = (await self.historical_cutoff()).market_settled_ts
             if cutoff is not None and settled_time < cutoff:
-                path = f"/historical/markets/{ticker}/candlesticks"
-                return (await self._get(path, w.CandlesResponseW, params)).candlesticks
+                return await self.historical_candlesticks(
+                    ticker, start_ts=start_ts, end_ts=end_ts, period_interval=period_interval
+                )
         path = f"/series/{series_ticker}/markets/{ticker}/candlesticks"
+        return (await self._get(path, w.CandlesResponseW, params)).candlesticks
+
+    async def historical_candlesticks(
+        self, ticker: str, *, start_ts: int, end_ts: int, period_interval: int = 60
+    ) -> list[w.CandleW]:
+        """Candles of a market of the historical tier (``/historical/markets/{ticker}/...``)."""
+        params = _candle_params(start_ts, end_ts, period_interval)
+        path = f"/historical/markets/{ticker}/candlesticks"
         return (await self._get(path, w.CandlesResponseW, params)).candlesticks
 
     async def batch_candlesticks(
@@ -300,3 +317,9 @@ class KalshiClient(KalshiHttp):
             retry=reduce_to is not None,
         )
         return self._parse(response, w.DecreaseOrderResponseW)
+
+
+def _candle_params(start_ts: int, end_ts: int, period_interval: int) -> Params:
+    if period_interval not in (1, 60, 1440):
+        raise ValueError("period_interval must be 1, 60 or 1440 minutes")
+    return {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
