@@ -148,12 +148,14 @@ async def test_a_budget_set_in_the_database_wins_at_once_and_can_be_cleared(
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     await repo.set_ai_budget(worst * 3, NOW)  # e.g. `kalbot ai budget --set` from elsewhere
     assert await repo.ai_budget_override() == worst * 3
+    assert await repo.ai_budget_override_set() == (worst * 3, NOW)
     assert (await analyst.analyze(context())).error is None
     assert (await analyst.analyze(context())).error is None
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     await repo.set_ai_budget(D(0), NOW)
     await repo.set_ai_budget(None, NOW)  # back to the settings' budget
     assert await repo.ai_budget_override() is None
+    assert await repo.ai_budget_override_set() is None
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     assert len(client.calls) == 3
 
