@@ -213,7 +213,36 @@ async def costs(
         ca, na = by_analyses.get(name, (Decimal(0), 0))
         ct, nt = by_tracking.get(name, (Decimal(0), 0))
         providers.append(ProviderCost(provider=name, cost=max(ca, ct), calls=max(na, nt)))
-    reserved = await _reserved(conn, catalog, span, now)
+    return _costs(
+        today,
+        budget,
+        from_analyses=from_analyses,
+        from_tracking=from_tracking,
+        reserved=await _reserved(conn, catalog, span, now),
+        providers=providers,
+        days=[
+            CostDay(
+                date=str(r.date),
+                provider=r.provider,
+                total_cost=_tracked(r.total_cost),
+                num_calls=int(r.num_calls),
+            )
+            for r in tracked
+        ],
+    )
+
+
+def _costs(
+    today: date,
+    budget: BudgetInForce,
+    *,
+    from_analyses: Decimal,
+    from_tracking: Decimal,
+    reserved: Decimal,
+    providers: list[ProviderCost],
+    days: list[CostDay],
+) -> Costs:
+    """The one place spend, reservations and the budget in force become what is left."""
     spend = max(from_analyses, from_tracking)
     return Costs(
         date=today,
@@ -228,15 +257,7 @@ async def costs(
         remaining=max(Decimal(0), budget.amount - spend - reserved),
         calls_today=sum(p.calls for p in providers),
         by_provider_today=providers,
-        days=[
-            CostDay(
-                date=str(r.date),
-                provider=r.provider,
-                total_cost=_tracked(r.total_cost),
-                num_calls=int(r.num_calls),
-            )
-            for r in tracked
-        ],
+        days=days,
     )
 
 
@@ -257,18 +278,12 @@ def empty_performance() -> Performance:
 
 def empty_costs(today: date, budget: BudgetInForce) -> Costs:
     zero = Decimal(0)
-    return Costs(
-        date=today,
-        budget=budget.amount,
-        budget_source=budget.source,
-        budget_set_at=budget.set_at,
-        configured_budget=budget.configured,
-        spend_today=zero,
-        spend_from_analyses=zero,
-        spend_from_tracking=zero,
-        reserved_today=zero,
-        remaining=budget.amount,
-        calls_today=0,
-        by_provider_today=[],
+    return _costs(
+        today,
+        budget,
+        from_analyses=zero,
+        from_tracking=zero,
+        reserved=zero,
+        providers=[],
         days=[],
     )
