@@ -28,13 +28,6 @@ from kalbot.domain.snapshot import Snapshot
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    assert isinstance(url, str)
-    return url
-
-
 @pytest.fixture
 async def repo(db_url: str) -> AsyncIterator[Repository]:
     r = Repository(db_url)

@@ -27,13 +27,6 @@ from kalbot.domain.prices import Side
 from kalbot.ports import AIStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    assert isinstance(url, str)
-    return url
-
-
 async def _repo(url: str) -> Repository:
     r = Repository(url)
     await r.initialize()

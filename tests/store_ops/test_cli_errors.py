@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import drop_postgres_database, make_postgres_database
 from kalbot.adapters.store.ops.backup import backup_database
 from kalbot.cli import register_commands
 from kalbot.cli.apps import app
 
-from .data import create_scratch_database, drop_scratch_database, seed
+from .data import seed
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/kalshi_trading"
 
@@ -46,19 +47,14 @@ def backups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sqlite_backup = folder / "b.db"
     asyncio.run(seed(f"sqlite+aiosqlite:///{sqlite_backup}"))
     found = {"sqlite": sqlite_backup}
-    try:
-        pg_url = create_scratch_database()
-    except OSError as e:  # the same rule as the root conftest: CI fails, a laptop skips
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"PostgreSQL is unreachable: {e}")
-        pytest.skip(f"PostgreSQL is unreachable: {e}")
+    pg_url = make_postgres_database()  # CI fails, a laptop skips, when it is unreachable
     try:
         asyncio.run(seed(pg_url))
         found["postgresql"] = asyncio.run(
             backup_database(pg_url, folder / "b.dump", now=datetime.now(UTC))
         ).path
     finally:
-        drop_scratch_database(pg_url)
+        drop_postgres_database(pg_url)
     return found
 
 
