@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,17 +22,24 @@ def _shown(url: str) -> str:
         fail(str(e))
 
 
+def _move_schema(
+    move: Callable[[str, str], Coroutine[Any, Any, None]], revision: str, url: str | None
+) -> None:
+    """Migrate to ``revision``, then say which revision the database is at now."""
+    target = database_url(url)
+    shown = _shown(target)
+    run_store_op(lambda: move(target, revision))
+    now = run_store_op(lambda: migrate.current(target))
+    console.print(f"{shown}: schema at revision {now or 'base (empty)'}", highlight=False)
+
+
 @db_app.command("upgrade")
 def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     url: DbUrlOption = None,
 ) -> None:
     """Create or upgrade the database schema (a new database is created this way)."""
-    target = database_url(url)
-    shown = _shown(target)
-    run_store_op(lambda: migrate.upgrade(target, revision))
-    now = run_store_op(lambda: migrate.current(target))
-    console.print(f"{shown}: schema at revision {now}", highlight=False)
+    _move_schema(migrate.upgrade, revision, url)
 
 
 @db_app.command("downgrade")
@@ -42,11 +50,7 @@ def downgrade(
     url: DbUrlOption = None,
 ) -> None:
     """Take the schema down to an earlier revision (drops the later revisions' tables)."""
-    target = database_url(url)
-    shown = _shown(target)
-    run_store_op(lambda: migrate.downgrade(target, revision))
-    now = run_store_op(lambda: migrate.current(target))
-    console.print(f"{shown}: schema at revision {now or 'base (empty)'}", highlight=False)
+    _move_schema(migrate.downgrade, revision, url)
 
 
 @db_app.command("current")
