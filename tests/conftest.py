@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from kalbot.adapters.store.repository import Repository
 
 ADMIN_URL = os.environ.get(
     "KALBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -88,3 +90,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
     assert isinstance(url, str)
     return url
+
+
+@pytest.fixture
+async def repo(db_url: str) -> AsyncIterator[Repository]:
+    """An initialised repository on a fresh database of each dialect (closed afterwards)."""
+    r = Repository(db_url)
+    await r.initialize()
+    try:
+        yield r
+    finally:
+        await r.close()

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,16 +25,6 @@ from kalbot.domain.errors import StoreError
 from kalbot.domain.snapshot import Snapshot
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = Repository(db_url)
-    await r.initialize()
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 async def test_an_analysis_row_and_its_cost_are_written_together(repo: Repository) -> None:

@@ -5,7 +5,7 @@ SQLite, PostgreSQL and in memory."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,15 +31,6 @@ async def _repo(url: str) -> Repository:
     r = Repository(url)
     await r.initialize()
     return r
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = await _repo(db_url)
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 def _contexts(now: datetime, moved: bool = False) -> list[MarketContext]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -24,16 +23,6 @@ from kalbot.recorder import LiveDataRecorder
 from kalbot.risk import RiskConfig, RiskManager
 from kalbot.screener import ScreenConfig, Screener
 from kalbot.strategy import StandardStrategy
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = Repository(db_url)
-    await r.initialize()
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 def engine_for(
