@@ -164,16 +164,6 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
         raw.execute("COMMIT")
         return len(snaps)
 
-    async def repo_reset() -> None:
-        async with repo.transaction("reset") as conn:
-            await conn.exec_driver_sql("DELETE FROM market_snapshots")
-
-    async def repo_write() -> int:
-        return await repo.add_snapshots(snaps)
-
-    async def nothing() -> None:
-        return None
-
     async def raw_read(convert: bool = True) -> int:
         cur = raw.execute(
             f"SELECT {COLUMNS} FROM market_snapshots WHERE timestamp >= ? AND timestamp < ? "
@@ -190,23 +180,9 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
                 n += 1
         return n
 
-    async def repo_read() -> int:
-        n = 0
-        async for _s in repo.stream_snapshots(T0, end):
-            n += 1
-        return n
-
     try:
         oks = await _compare(
-            "SQLite",
-            repeat,
-            raw_write,
-            raw_reset,
-            repo_write,
-            repo_reset,
-            raw_read,
-            repo_read,
-            nothing,
+            "SQLite", repeat, raw_write, raw_reset, raw_read, repo, snaps, end, "DELETE FROM"
         )
     finally:
         raw.close()
@@ -214,17 +190,37 @@ async def bench_sqlite(snaps: list[Snapshot], repeat: int, folder: Path) -> list
     return oks
 
 
+async def nothing() -> None:
+    return None
+
+
 async def _compare(
     name: str,
     repeat: int,
     raw_write: RawStep,
     raw_reset: Reset,
-    repo_write: Step,
-    repo_reset: Reset,
     raw_read: RawStep,
-    repo_read: Step,
-    nothing: Reset,
+    repo: Repository,
+    snaps: list[Snapshot],
+    end: datetime,
+    empty: str,
 ) -> list[bool]:
+    """The raw driver's steps against the repository's, which are the same on both databases
+    (``empty`` is the statement that clears the table: ``DELETE FROM`` or ``TRUNCATE``)."""
+
+    async def repo_reset() -> None:
+        async with repo.transaction("reset") as conn:
+            await conn.exec_driver_sql(f"{empty} market_snapshots")
+
+    async def repo_write() -> int:
+        return await repo.add_snapshots(snaps)
+
+    async def repo_read() -> int:
+        n = 0
+        async for _s in repo.stream_snapshots(T0, end):
+            n += 1
+        return n
+
     (n_raw, t_raw), (n_repo, t_repo) = await interleaved(
         repeat, lambda: raw_write(True), raw_reset, repo_write, repo_reset
     )
@@ -288,16 +284,6 @@ async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
             await raw.copy_records_to_table("market_snapshots", records=records, columns=cols)
             return len(snaps)
 
-        async def repo_reset() -> None:
-            async with repo.transaction("reset") as conn:
-                await conn.exec_driver_sql("TRUNCATE market_snapshots")
-
-        async def repo_write() -> int:
-            return await repo.add_snapshots(snaps)
-
-        async def nothing() -> None:
-            return None
-
         async def raw_read(convert: bool = True) -> int:
             n = 0
             async with raw.transaction():
@@ -316,22 +302,8 @@ async def bench_postgres(snaps: list[Snapshot], repeat: int) -> list[bool]:
                         n += 1
             return n
 
-        async def repo_read() -> int:
-            n = 0
-            async for _s in repo.stream_snapshots(T0, end):
-                n += 1
-            return n
-
         return await _compare(
-            "PostgreSQL",
-            repeat,
-            raw_write,
-            raw_reset,
-            repo_write,
-            repo_reset,
-            raw_read,
-            repo_read,
-            nothing,
+            "PostgreSQL", repeat, raw_write, raw_reset, raw_read, repo, snaps, end, "TRUNCATE"
         )
     finally:
         if raw is not None:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,23 +25,6 @@ from kalbot.domain.errors import StoreError
 from kalbot.domain.snapshot import Snapshot
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    assert isinstance(url, str)
-    return url
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = Repository(db_url)
-    await r.initialize()
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 async def test_an_analysis_row_and_its_cost_are_written_together(repo: Repository) -> None:
@@ -148,12 +130,14 @@ async def test_a_budget_set_in_the_database_wins_at_once_and_can_be_cleared(
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     await repo.set_ai_budget(worst * 3, NOW)  # e.g. `kalbot ai budget --set` from elsewhere
     assert await repo.ai_budget_override() == worst * 3
+    assert await repo.ai_budget_override_set() == (worst * 3, NOW)
     assert (await analyst.analyze(context())).error is None
     assert (await analyst.analyze(context())).error is None
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     await repo.set_ai_budget(D(0), NOW)
     await repo.set_ai_budget(None, NOW)  # back to the settings' budget
     assert await repo.ai_budget_override() is None
+    assert await repo.ai_budget_override_set() is None
     assert (await analyst.analyze(context())).error == BUDGET_EXHAUSTED
     assert len(client.calls) == 3
 

@@ -5,7 +5,7 @@ SQLite, PostgreSQL and in memory."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,26 +27,10 @@ from kalbot.domain.prices import Side
 from kalbot.ports import AIStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    assert isinstance(url, str)
-    return url
-
-
 async def _repo(url: str) -> Repository:
     r = Repository(url)
     await r.initialize()
     return r
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = await _repo(db_url)
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 def _contexts(now: datetime, moved: bool = False) -> list[MarketContext]:

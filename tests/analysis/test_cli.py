@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,8 +107,13 @@ def test_fit_then_analyze_then_costs_and_budget(env: Path) -> None:
     assert "heuristic" in costs.output and "budget $10 from settings" in costs.output
 
     set_ = runner.invoke(app, ["ai", "budget", "--set", "25.50"])
-    assert set_.exit_code == 0 and "$25.500000 (set in the database)" in set_.output
-    assert "budget $25.500000 from database" in runner.invoke(app, ["ai", "costs"]).output
+    assert set_.exit_code == 0 and "$25.500000 (set in the database) since 20" in set_.output
+    assert "the settings say $10" in set_.output
+    shown_again = runner.invoke(app, ["ai", "budget"]).output
+    when = re.search(r"since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", shown_again)
+    assert when is not None, shown_again
+    costs_now = runner.invoke(app, ["ai", "costs"]).output
+    assert f"budget $25.500000 from database (kalbot ai budget --set, {when[1]})" in costs_now
     cleared = runner.invoke(app, ["ai", "budget", "--clear"])
     assert "$10 (settings)" in cleared.output
 

@@ -25,14 +25,6 @@ from kalbot.engine.reconcile import find_mismatches
 TOL = Decimal("0.000001")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    return url
-
-
 async def _rows(repo: object, sql: str) -> list[dict[str, object]]:
     async with repo.connection("e2e read") as conn:  # type: ignore[attr-defined]
         return [dict(r) for r in (await conn.exec_driver_sql(sql)).mappings().all()]

@@ -73,6 +73,11 @@ def test_live_needs_the_setting_too(filled_db: Path) -> None:
     assert r.exit_code == 1 and "LIVE_TRADING_ENABLED" in r.output
     r = runner.invoke(app, ["close-all", "--live"])
     assert r.exit_code == 1 and "LIVE_TRADING_ENABLED" in r.output
+    # reconcile has no check of its own: the wiring refuses, as one line and exit 1.
+    r = runner.invoke(app, ["reconcile", "--live"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.output
+    assert "error: live trading needs LIVE_TRADING_ENABLED=true" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_json_log_lines_and_rotating_file(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -24,25 +23,6 @@ from kalbot.recorder import LiveDataRecorder
 from kalbot.risk import RiskConfig, RiskManager
 from kalbot.screener import ScreenConfig, Screener
 from kalbot.strategy import StandardStrategy
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    # postgres_url runs its own event loop, so it is requested from a sync fixture.
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    return url
-
-
-@pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    r = Repository(db_url)
-    await r.initialize()
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 def engine_for(

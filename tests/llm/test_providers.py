@@ -282,3 +282,23 @@ def test_the_factory_refuses_unknown_providers_and_missing_keys() -> None:
         build_client(AISettings(), "openai")
     with pytest.raises(ProviderConfigError, match="no model"):
         build_client(AISettings(), "openai-compatible")
+
+
+# -- what every client shares -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_each_client_reports_its_identity_and_closes(
+    server: ScriptedServer, kind: str
+) -> None:
+    client = openai_like(server, "xai", "grok-test") if kind == "openai" else anthropic(server)
+    expected = ("xai", "grok-test") if kind == "openai" else ("anthropic", "claude-test")
+    assert (client.provider, client.model, client.max_output_tokens) == (*expected, 321)
+    await client.aclose()
+
+
+def test_each_client_refuses_an_empty_model_naming_its_provider() -> None:
+    with pytest.raises(ValueError, match=r"^xai: no model configured$"):
+        OpenAIChatClient(provider="xai", model="", api_key="k", base_url="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match=r"^anthropic: no model configured$"):
+        AnthropicClient(model="", api_key="k", base_url="http://127.0.0.1:9")

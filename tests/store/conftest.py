@@ -1,6 +1,6 @@
 """Fixtures for the store tests.
 
-``db_url``: a fresh, empty database per test on each dialect (for migration tests).
+``db_url`` (from the root conftest): a fresh, empty database per test on each dialect.
 ``repo``: an initialised repository on each dialect. To keep the suite fast on a shared
 machine, the upgraded database is made once per session and emptied before each test
 (PostgreSQL: TRUNCATE ... RESTART IDENTITY; SQLite: a copy of an upgraded template file).
@@ -9,9 +9,7 @@ machine, the upgraded database is made once per session and emptied before each 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,23 +17,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from conftest import drop_postgres_database, make_postgres_database
 from kalbot.adapters.store import migrate
 from kalbot.adapters.store.repository import Repository
 
 T = TypeVar("T")
-
-ADMIN_URL = os.environ.get(
-    "KALBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database URL on each dialect (the contract suite runs on both)."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url = request.getfixturevalue(fixture)
-    assert isinstance(url, str)
-    return url
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -44,34 +30,15 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def shared_postgres_url() -> Iterator[str]:
     """One upgraded PostgreSQL database for the whole session (emptied per test by ``repo``)."""
-    name = f"kalbot_test_store_{uuid.uuid4().hex[:10]}"
-    try:
-        _run(_admin(f'CREATE DATABASE "{name}"'))
-    except (TimeoutError, OSError, ConnectionError) as e:
-        msg = f"PostgreSQL at {ADMIN_URL} is unreachable: {e}"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
+    url = make_postgres_database("kalbot_test_store")
     try:
         _run(migrate.upgrade(url))
         yield url
     finally:
-        _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

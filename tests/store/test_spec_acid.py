@@ -21,6 +21,7 @@ from kalbot.adapters.store import migrate
 from kalbot.adapters.store.repository import Repository
 from kalbot.adapters.store.tables import KALBOT_TABLES, SPEC_TABLES
 from kalbot.domain.prices import Side
+from kalbot.domain.records import DailyPnl, MarketPerformance
 
 from .spec_sql import Statement, statements
 
@@ -242,6 +243,29 @@ async def _fill(repo: Repository) -> dict[str, object]:
 # ---------------------------------------------------------------- SQLite
 
 
+async def _through_the_repository(
+    url: str,
+) -> tuple[dict[str, object], list[DailyPnl], list[MarketPerformance]]:
+    """The spec's example row read back exactly, then the bot's own rows and its reports."""
+    repo = Repository(url)
+    await repo.initialize()
+    try:
+        example = await repo.get_position(1)
+        assert (example.ticker, example.side, example.quantity) == (
+            "KXBTC-24DEC-50K",
+            Side.YES,
+            100,
+        )
+        assert (example.entry_price, example.exit_price, example.pnl) == (
+            Decimal("0.65"),
+            Decimal("0.72"),
+            Decimal("7"),
+        )
+        return await _fill(repo), await repo.daily_pnl(), await repo.best_markets()
+    finally:
+        await repo.close()
+
+
 async def test_spec_sql_on_sqlite(tmp_path: Path) -> None:
     # 1. The spec's DDL, verbatim, on an empty database: same tables as revision 0001.
     spec_db = sqlite3.connect(tmp_path / "spec.db")
@@ -291,25 +315,7 @@ async def test_spec_sql_on_sqlite(tmp_path: Path) -> None:
     db = sqlite3.connect(ours_path, isolation_level=None)
     db.execute(one("`positions`", "INSERT INTO"))
     db.execute(one("`market_analyses`", "INSERT INTO"))
-    repo = Repository(f"sqlite:///{ours_path}")
-    await repo.initialize()
-    try:
-        example = await repo.get_position(1)
-        assert (example.ticker, example.side, example.quantity) == (
-            "KXBTC-24DEC-50K",
-            Side.YES,
-            100,
-        )
-        assert (example.entry_price, example.exit_price, example.pnl) == (
-            Decimal("0.65"),
-            Decimal("0.72"),
-            Decimal("7"),
-        )
-        data = await _fill(repo)
-        daily_repo = await repo.daily_pnl()
-        best_repo = await repo.best_markets()
-    finally:
-        await repo.close()
+    data, daily_repo, best_repo = await _through_the_repository(f"sqlite:///{ours_path}")
     now = data["now"]
     assert isinstance(now, datetime)
 
@@ -441,20 +447,7 @@ async def test_spec_sql_on_postgresql(postgres_url: str) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT MAX(id) FROM {table}))"
             )
-        repo = Repository(postgres_url)
-        await repo.initialize()
-        try:
-            example = await repo.get_position(1)
-            assert (example.entry_price, example.exit_price, example.pnl) == (
-                Decimal("0.65"),
-                Decimal("0.72"),
-                Decimal("7"),
-            )
-            data = await _fill(repo)
-            daily_repo = await repo.daily_pnl()
-            best_repo = await repo.best_markets()
-        finally:
-            await repo.close()
+        data, daily_repo, best_repo = await _through_the_repository(postgres_url)
 
         # 3. Common queries.
         open_rows = await conn.fetch(one("Get all open positions", "SELECT"))

@@ -6,16 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .data import create_scratch_database, drop_scratch_database, seed
+from conftest import create_postgres_database, drop_postgres_database
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database URL on each dialect."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url = request.getfixturevalue(fixture)
-    assert isinstance(url, str)
-    return url
+from .data import seed
 
 
 @pytest.fixture
@@ -28,8 +21,8 @@ async def seeded_url(db_url: str) -> str:
 @pytest.fixture
 def second_postgres_url(postgres_url: str) -> Iterator[str]:
     """Another scratch database on the same server (a restore or copy target)."""
-    url = create_scratch_database()
+    url = create_postgres_database()
     try:
         yield url
     finally:
-        drop_scratch_database(url)
+        drop_postgres_database(url)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,35 +126,3 @@ def text_time(value: str) -> Any:
     from kalbot.adapters.store.ops.values import as_datetime
 
     return as_datetime(value).replace(tzinfo=None)
-
-
-ADMIN_URL = os.environ.get(
-    "KALBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def create_scratch_database() -> str:
-    """Another scratch PostgreSQL database (asyncpg URL); the caller drops it.
-
-    Only for tests that already hold a ``postgres_url`` (so reachability is settled), or for
-    module fixtures, where the root conftest's fixture cannot be used.
-    """
-    name = f"kalbot_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{name}"
-
-
-def drop_scratch_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

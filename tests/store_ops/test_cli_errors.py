@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import drop_postgres_database, make_postgres_database
 from kalbot.adapters.store.ops.backup import backup_database
 from kalbot.cli import register_commands
 from kalbot.cli.apps import app
 
-from .data import create_scratch_database, drop_scratch_database, seed
+from .data import seed
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/kalshi_trading"
 
@@ -45,19 +47,14 @@ def backups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sqlite_backup = folder / "b.db"
     asyncio.run(seed(f"sqlite+aiosqlite:///{sqlite_backup}"))
     found = {"sqlite": sqlite_backup}
-    try:
-        pg_url = create_scratch_database()
-    except OSError as e:  # the same rule as the root conftest: CI fails, a laptop skips
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"PostgreSQL is unreachable: {e}")
-        pytest.skip(f"PostgreSQL is unreachable: {e}")
+    pg_url = make_postgres_database()  # CI fails, a laptop skips, when it is unreachable
     try:
         asyncio.run(seed(pg_url))
         found["postgresql"] = asyncio.run(
             backup_database(pg_url, folder / "b.dump", now=datetime.now(UTC))
         ).path
     finally:
-        drop_scratch_database(pg_url)
+        drop_postgres_database(pg_url)
     return found
 
 
@@ -179,3 +176,47 @@ def test_a_real_process_prints_one_line_and_exits_non_zero(tmp_path: Path) -> No
     assert proc.stderr.strip().startswith("error: cannot connect")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_bad_age_for_archive_is_one_line_and_moves_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    asyncio.run(seed(f"sqlite+aiosqlite:///{db}"))
+    result = _invoke(["db", "archive", "--closed-older-than", "1 year", "--url", f"sqlite:///{db}"])
+    _assert_one_line_error(result, "bad age")
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM positions_archive").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("command", "age", "table", "dry", "done", "tail"),
+    [
+        ("cleanup", "--snapshots-older-than", "market_snapshots", "would delete", "deleted",
+         r"snapshot rows older than \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+        ("archive", "--closed-older-than", "positions", "would move", "moved",
+         r"closed positions \(exit before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\) to positions_archive"),
+    ],
+)  # fmt: skip
+def test_retention_commands_say_what_they_would_do_then_what_they_did(
+    tmp_path: Path, command: str, age: str, table: str, dry: str, done: str, tail: str
+) -> None:
+    db = tmp_path / "k.db"
+    asyncio.run(seed(f"sqlite+aiosqlite:///{db}"))
+
+    def rows() -> int:
+        count = sqlite3.connect(db).execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        assert isinstance(count, int)
+        return count
+
+    before = rows()
+    args = ["db", command, age, "365d", "--url", f"sqlite:///{db}"]
+    preview = _invoke([*args, "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    found = re.fullmatch(rf"{dry} (\d+) {tail}", preview.stdout.strip())
+    assert found, preview.stdout
+    matched = int(found.group(1))
+    assert matched > 0 and rows() == before  # the seed has rows older than a year
+    real = _invoke(args)
+    assert real.exit_code == 0, real.output
+    assert re.fullmatch(rf"{done} {matched} {tail}", real.stdout.strip()), real.stdout
+    assert rows() == before - matched
+    again = _invoke(args)
+    assert re.fullmatch(rf"{done} 0 {tail}", again.stdout.strip()), again.stdout

@@ -49,15 +49,6 @@ def make_client(url: str, exports: Path, **kwargs: object) -> TestClient:
     return TestClient(app)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database of each dialect (for tests that write their own rows)."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url = request.getfixturevalue(fixture)
-    assert isinstance(url, str)
-    return url
-
-
 def _seed_elsewhere(url: str) -> None:
     # A thread of its own: a session fixture may be set up while Playwright's sync API keeps
     # an event loop running in the main thread.

@@ -35,6 +35,7 @@ def test_status_numbers_equal_the_tables(client: TestClient, seeded_url: str) ->
     from_analyses, from_tracking = direct.ai_spend(seeded_url, "2026-11-25", "2026-11-26")
     assert D(s["ai_spend_today"]) == max(from_analyses, from_tracking) == D("0.0413")
     assert D(s["ai_budget"]) == D(10)
+    assert (s["ai_budget_source"], s["ai_budget_set_at"]) == ("config", None)
     assert D(s["ai_budget_remaining"]) == D("9.9587")
     assert s["ai_calls_today"] == 5
 

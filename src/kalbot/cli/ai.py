@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +15,7 @@ from rich.table import Table
 from kalbot.cli.apps import ai_app, analyst_app, app
 from kalbot.cli.common import console, fail, run_async, settings_or_exit
 from kalbot.config import ConfigError, Settings
-from kalbot.domain.clock import SystemClock
+from kalbot.domain.clock import SystemClock, iso_utc
 
 if TYPE_CHECKING:
     from kalbot.adapters.store.repository import Repository
@@ -176,11 +176,11 @@ def costs(
             now = SystemClock().now()
             today = now.date()
             rows = await repo.ai_costs(today - timedelta(days=days - 1), today)
-            override = await repo.ai_budget_override()
+            override = await repo.ai_budget_override_set()
             spent, reserved = await repo.ai_spend(today, now)
         finally:
             await repo.close()
-        budget = override if override is not None else s.ai.daily_budget
+        budget = override[0] if override is not None else s.ai.daily_budget
         table = Table(title=f"AI spend, last {days} day(s) (UTC)")
         for col in ("day", "provider", "calls", "cost ($)"):
             table.add_column(col, justify="right" if col in ("calls", "cost ($)") else "left")
@@ -197,14 +197,23 @@ def costs(
                 else f"{day}: ${total:.6f} (budget $0)",
                 highlight=False,
             )
-        source = "database (kalbot ai budget --set)" if override is not None else "settings"
+        source = (
+            f"database (kalbot ai budget --set, {_seconds(override[1])})"
+            if override is not None
+            else "settings"
+        )
         console.print(
             f"today: spent ${spent}, reserved ${reserved}, budget ${budget} from {source}, "
             f"left ${max(budget - spent - reserved, Decimal(0))}",
             highlight=False,
+            soft_wrap=True,
         )
 
     run_async(go)
+
+
+def _seconds(when: datetime) -> str:
+    return iso_utc(when.replace(microsecond=0))
 
 
 @ai_app.command("budget")
@@ -230,13 +239,19 @@ def budget(
         try:
             if clear or amount is not None:
                 await repo.set_ai_budget(None if clear else amount, SystemClock().now())
-            override = await repo.ai_budget_override()
+            override = await repo.ai_budget_override_set()
         finally:
             await repo.close()
         if override is None:
             console.print(f"daily AI budget: ${s.ai.daily_budget} (settings)", highlight=False)
         else:
-            console.print(f"daily AI budget: ${override} (set in the database)", highlight=False)
+            in_force, set_at = override
+            console.print(
+                f"daily AI budget: ${in_force} (set in the database) since {_seconds(set_at)}; "
+                f"the settings say ${s.ai.daily_budget}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     run_async(go)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from kalbot.config import ConfigError, Settings, load_settings
+from kalbot.domain.errors import StoreError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,3 +34,26 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     import asyncio
 
     return asyncio.run(factory())
+
+
+DbUrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Database URL (default: the configured database)."),
+]
+
+
+def database_url(url: str | None) -> str:
+    """``--url`` when given, else the configured database (a bad config exits with one line)."""
+    return url if url else settings_or_exit().database.effective_url()
+
+
+def run_store_op(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a database operation; any failure is one line on stderr and exit code 1."""
+    try:
+        return run_async(factory)
+    except StoreError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+    except Exception as e:  # the promise is one line and a non-zero exit, whatever broke
+        fail(f"unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

@@ -7,9 +7,10 @@ a non-zero exit (1: the operation failed; 2: Typer's usage errors).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Protocol
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -20,37 +21,14 @@ from kalbot.adapters.store.ops.copy import DEFAULT_BATCH_SIZE, copy_database
 from kalbot.adapters.store.ops.inspect import database_stats, explain
 from kalbot.adapters.store.ops.restore import restore_database
 from kalbot.adapters.store.ops.retention import (
+    RetentionResult,
     archive_closed_positions,
     cleanup_snapshots,
     parse_age,
 )
 from kalbot.cli.apps import db_app
-from kalbot.cli.common import console, err_console, fail, run_async, settings_or_exit
+from kalbot.cli.common import DbUrlOption, console, database_url, err_console, run_store_op
 from kalbot.domain.clock import SystemClock
-from kalbot.domain.errors import StoreError
-
-T = TypeVar("T")
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option("--url", help="Database URL (default: the configured database)."),
-]
-
-
-def _url(url: str | None) -> str:
-    return url if url else settings_or_exit().database.effective_url()
-
-
-def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run an operation; any failure becomes one line and exit code 1, never a traceback."""
-    try:
-        return run_async(factory)
-    except StoreError as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
-    except Exception as e:  # the promise is one line, whatever broke
-        fail(f"unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
 
 
 def _size(n: int | None) -> str:
@@ -66,15 +44,17 @@ def _size(n: int | None) -> str:
 
 @db_app.command("backup")
 def backup(
-    url: UrlOption = None,
+    url: DbUrlOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Backup file (default: timestamped).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Back up the database: SQLite online backup API, or pg_dump -Fc for PostgreSQL."""
-    target = _url(url)
-    result = _run(lambda: backup_database(target, output, now=SystemClock().now(), force=force))
+    target = database_url(url)
+    result = run_store_op(
+        lambda: backup_database(target, output, now=SystemClock().now(), force=force)
+    )
     console.print(
         f"backed up revision {result.revision} to {result.path} "
         f"({result.format}, {_size(result.bytes)})",
@@ -86,14 +66,14 @@ def backup(
 @db_app.command("restore")
 def restore(
     file: Annotated[Path, typer.Argument(help="A backup from `kalbot db backup` or `db dump`.")],
-    url: UrlOption = None,
+    url: DbUrlOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a database that holds rows.")
     ] = False,
 ) -> None:
     """Replace the database's contents with a backup, all or nothing."""
-    target = _url(url)
-    result = _run(lambda: restore_database(target, file, force=force))
+    target = database_url(url)
+    result = run_store_op(lambda: restore_database(target, file, force=force))
     console.print(
         f"restored {result.source} ({result.format}) into {result.target}; "
         f"schema revision {result.revision}",
@@ -104,15 +84,15 @@ def restore(
 
 @db_app.command("dump")
 def dump(
-    url: UrlOption = None,
+    url: DbUrlOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="SQL file (default: stdout).")
     ] = None,
 ) -> None:
     """Write the database as plain SQL (sqlite3 .dump / pg_dump plain)."""
-    source = _url(url)
+    source = database_url(url)
     if output is None:
-        _run(lambda: dump_database(source, sys.stdout.write))
+        run_store_op(lambda: dump_database(source, sys.stdout.write))
         return
     partial = output.with_name(output.name + ".partial")
 
@@ -122,7 +102,7 @@ def dump(
         partial.replace(output)
 
     try:
-        _run(to_file)
+        run_store_op(to_file)
     finally:
         partial.unlink(missing_ok=True)
     err_console.print(
@@ -175,10 +155,10 @@ def copy(
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per batch.")] = DEFAULT_BATCH_SIZE,
 ) -> None:
     """Copy every table between SQLite and PostgreSQL, verified by row counts and checksums."""
-    source = _url(from_url)
+    source = database_url(from_url)
     bars = _RichCopyProgress()
     try:
-        report = _run(
+        report = run_store_op(
             lambda: copy_database(
                 source, to_url, replace=replace, batch_size=batch_size, progress=bars
             )
@@ -199,26 +179,38 @@ def copy(
     )
 
 
+class _RetentionOp(Protocol):
+    def __call__(
+        self, url: str, older_than: timedelta, *, now: datetime, dry_run: bool = False
+    ) -> Awaitable[RetentionResult]: ...
+
+
+def _retention(op: _RetentionOp, raw_age: str, url: str | None, dry_run: bool) -> RetentionResult:
+    """Run ``op`` on the database for ``raw_age``; a bad age is a one-line error like any other."""
+    target = database_url(url)
+
+    async def run() -> RetentionResult:
+        return await op(target, parse_age(raw_age), now=SystemClock().now(), dry_run=dry_run)
+
+    return run_store_op(run)
+
+
+def _counted(result: RetentionResult, dry: str, done: str) -> str:
+    return f"{dry} {result.matched}" if result.dry_run else f"{done} {result.affected}"
+
+
 @db_app.command("cleanup")
 def cleanup(
     snapshots_older_than: Annotated[
         str, typer.Option("--snapshots-older-than", help="Age, e.g. 90d, 12h, 2w, 1y.")
     ],
-    url: UrlOption = None,
+    url: DbUrlOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
 ) -> None:
     """Delete market snapshots older than the given age (in batches)."""
-    target = _url(url)
-    result = _run(
-        lambda: _with_age(
-            snapshots_older_than,
-            lambda age: cleanup_snapshots(target, age, now=SystemClock().now(), dry_run=dry_run),
-        )
-    )
-    verb = "would delete" if result.dry_run else "deleted"
+    result = _retention(cleanup_snapshots, snapshots_older_than, url, dry_run)
     console.print(
-        f"{verb} {result.matched if result.dry_run else result.affected} snapshot rows "
-        f"older than {result.cutoff}",
+        f"{_counted(result, 'would delete', 'deleted')} snapshot rows older than {result.cutoff}",
         highlight=False,
         soft_wrap=True,
     )
@@ -229,37 +221,24 @@ def archive(
     closed_older_than: Annotated[
         str, typer.Option("--closed-older-than", help="Age of the exit, e.g. 365d.")
     ],
-    url: UrlOption = None,
+    url: DbUrlOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
 ) -> None:
     """Move closed positions into positions_archive in one transaction."""
-    target = _url(url)
-    result = _run(
-        lambda: _with_age(
-            closed_older_than,
-            lambda age: archive_closed_positions(
-                target, age, now=SystemClock().now(), dry_run=dry_run
-            ),
-        )
-    )
-    verb = "would move" if result.dry_run else "moved"
+    result = _retention(archive_closed_positions, closed_older_than, url, dry_run)
     console.print(
-        f"{verb} {result.matched if result.dry_run else result.affected} closed positions "
+        f"{_counted(result, 'would move', 'moved')} closed positions "
         f"(exit before {result.cutoff}) to positions_archive",
         highlight=False,
         soft_wrap=True,
     )
 
 
-async def _with_age(raw: str, op: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-    return await op(parse_age(raw))
-
-
 @db_app.command("stats")
-def stats(url: UrlOption = None) -> None:
+def stats(url: DbUrlOption = None) -> None:
     """Database size, and rows and size per table."""
-    target = _url(url)
-    result = _run(lambda: database_stats(target))
+    target = database_url(url)
+    result = run_store_op(lambda: database_stats(target))
     console.print(
         f"{result.database} ({result.dialect}, revision {result.revision}): "
         f"{_size(result.size_bytes)}",
@@ -278,9 +257,9 @@ def stats(url: UrlOption = None) -> None:
 @db_app.command("explain")
 def explain_cmd(
     sql: Annotated[str, typer.Argument(help="One SQL statement (an EXPLAIN prefix is fine).")],
-    url: UrlOption = None,
+    url: DbUrlOption = None,
 ) -> None:
     """Print the database's query plan for a statement (never runs it)."""
-    target = _url(url)
-    for line in _run(lambda: explain(target, sql)):
+    target = database_url(url)
+    for line in run_store_op(lambda: explain(target, sql)):
         console.print(line, highlight=False, markup=False, soft_wrap=True)

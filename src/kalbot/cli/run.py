@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,6 +18,9 @@ from kalbot.cli._run_logging import setup_logging
 from kalbot.cli.apps import app
 from kalbot.cli.common import console, err_console, fail, run_async, settings_or_exit
 from kalbot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from kalbot.bootstrap import TradingApp
 
 LogFormat = Annotated[str | None, typer.Option("--log-format", help="text or json")]
 LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")]
@@ -35,21 +39,35 @@ def live_banner(venue: str) -> None:
     )
 
 
+@contextlib.asynccontextmanager
+async def _trading_app(
+    s: Settings, live: bool, *, strategy: str | None = None, record: bool = True
+) -> AsyncIterator[TradingApp]:
+    """The bot wired for paper or live (a config error is one line and exit 1), closed after."""
+    from kalbot.bootstrap import build_trading_app
+
+    try:
+        bot = await build_trading_app(
+            s, mode="live" if live else "paper", strategy=strategy, record=record
+        )
+    except ConfigError as e:
+        fail(str(e))
+    try:
+        yield bot
+    finally:
+        await bot.aclose()
+
+
 async def _run(
     s: Settings, live: bool, once: bool, interval: int, strategy: str | None, resume: bool
 ) -> None:
-    from kalbot.bootstrap import build_trading_app
     from kalbot.engine.loop import ReconcileRequired
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        bot = await build_trading_app(s, mode="live" if live else "paper", strategy=strategy)
-    except ConfigError as e:
-        fail(str(e))
-    try:
+    async with _trading_app(s, live, strategy=strategy) as bot:
         if live:
             live_banner(bot.venue)
         else:
@@ -73,8 +91,6 @@ async def _run(
             if stop.is_set():
                 break
         console.print("stopped cleanly", highlight=False)
-    finally:
-        await bot.aclose()
 
 
 @app.command("run")
@@ -273,14 +289,9 @@ def reconcile(
     s = settings_or_exit()
 
     async def go() -> None:
-        from kalbot.bootstrap import build_trading_app
         from kalbot.engine.reconcile import apply_reconcile, find_mismatches
 
-        try:
-            bot = await build_trading_app(s, mode="live" if live else "paper", record=False)
-        except ConfigError as e:
-            fail(str(e))
-        try:
+        async with _trading_app(s, live, record=False) as bot:
             await bot.engine.load()
             mm = await find_mismatches(bot.engine.broker, bot.engine.book)
             if not mm:
@@ -296,8 +307,6 @@ def reconcile(
                 mm, bot.engine.book, bot.repo, bot.engine.market_data, now
             ):
                 console.print(line, highlight=False)
-        finally:
-            await bot.aclose()
 
     run_async(go)
 
@@ -313,21 +322,13 @@ def close_all(
         fail("--live needs LIVE_TRADING_ENABLED=true")
 
     async def go() -> None:
-        from kalbot.bootstrap import build_trading_app
-
-        try:
-            bot = await build_trading_app(s, mode="live" if live else "paper", record=False)
-        except ConfigError as e:
-            fail(str(e))
-        try:
+        async with _trading_app(s, live, record=False) as bot:
             if live and yes:
                 live_banner(bot.venue)
             for line in await bot.engine.close_all(dry_run=not yes):
                 console.print(line, highlight=False)
             if not yes:
                 console.print("dry run: add --yes to send the orders")
-        finally:
-            await bot.aclose()
 
     run_async(go)
 

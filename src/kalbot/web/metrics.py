@@ -112,7 +112,14 @@ async def gather(reader: Reader) -> Snapshot:
         )
     if status.portfolio_value is not None:
         g["kalbot_portfolio_value_dollars"] = ("Portfolio value", _f(status.portfolio_value))
-    g["kalbot_ai_budget_dollars"] = ("Daily AI budget", _f(status.ai_budget))
+    g["kalbot_ai_budget_dollars"] = (
+        "Daily AI budget in force (the database override if set, else the config)",
+        _f(status.ai_budget),
+    )
+    g["kalbot_ai_budget_override"] = (
+        "1 when the daily AI budget is a database override (kalbot ai budget --set), else 0",
+        1.0 if status.ai_budget_source == "override" else 0.0,
+    )
     g["kalbot_ai_spend_today_dollars"] = ("AI spend today (UTC)", _f(status.ai_spend_today))
     if status.last_cycle is not None:
         g["kalbot_last_cycle_age_seconds"] = (

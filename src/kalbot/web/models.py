@@ -10,7 +10,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+# Where the daily AI budget in force comes from: the settings, or `kalbot ai budget --set`.
+BudgetSource = Literal["config", "override"]
 
 
 class _Model(BaseModel):
@@ -56,6 +59,8 @@ class Status(_Model):
     ai_calls_today: int
     ai_reserved_today: Decimal
     ai_budget: Decimal
+    ai_budget_source: BudgetSource
+    ai_budget_set_at: str | None = None
     ai_budget_remaining: Decimal
     last_cycle: CycleInfo | None
     refusals_today: list[ReasonCount]
@@ -157,7 +162,14 @@ class CostDay(_Model):
 
 class Costs(_Model):
     date: date
-    budget: Decimal
+    budget: Decimal = Field(description="The daily budget in force: the override if one is set.")
+    budget_source: BudgetSource
+    budget_set_at: str | None = Field(
+        None, description="When the override was set (ISO 8601 UTC); null for the config."
+    )
+    configured_budget: Decimal = Field(
+        description="The settings' budget (ai.daily_budget), in force when no override is set."
+    )
     spend_today: Decimal
     spend_from_analyses: Decimal
     spend_from_tracking: Decimal

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -327,6 +327,22 @@ async def market_list(conn: AsyncConnection, limit: int = 200) -> list[MarketRow
     return out
 
 
+def _trade_mark(
+    p: Row[Any], kind: Literal["entry", "exit"], time: str, price: Decimal
+) -> TradeMark:
+    """A position's entry or exit, at its side's own price and placed on the YES-price axis."""
+    side = Side(p.side)
+    return TradeMark(
+        time=time,
+        kind=kind,
+        side=side.value,
+        price=price,
+        yes_price=yes_price_of(price, side),
+        quantity=int(p.quantity),
+        position_id=p.id,
+    )
+
+
 async def market_detail(
     conn: AsyncConnection, catalog: Catalog, ticker: str, max_points: int = 2000
 ) -> MarketDetail | None:
@@ -360,32 +376,10 @@ async def market_detail(
     ]
     trades: list[TradeMark] = []
     for p in pos_rows:
-        side = Side(p.side)
-        entry = dec0(p.entry_price)
-        trades.append(
-            TradeMark(
-                time=str(p.entry_time),
-                kind="entry",
-                side=side.value,
-                price=entry,
-                yes_price=yes_price_of(entry, side),
-                quantity=int(p.quantity),
-                position_id=p.id,
-            )
-        )
+        trades.append(_trade_mark(p, "entry", str(p.entry_time), dec0(p.entry_price)))
         exit_price = dec(p.exit_price)
         if p.status == "closed" and exit_price is not None and p.exit_time is not None:
-            trades.append(
-                TradeMark(
-                    time=str(p.exit_time),
-                    kind="exit",
-                    side=side.value,
-                    price=exit_price,
-                    yes_price=yes_price_of(exit_price, side),
-                    quantity=int(p.quantity),
-                    position_id=p.id,
-                )
-            )
+            trades.append(_trade_mark(p, "exit", str(p.exit_time), exit_price))
     result = None
     results = catalog.table("market_results")
     if results is not None and "result" in results.c:

@@ -37,7 +37,7 @@ from kalbot.web.timeutil import day_range, utc_today, week_range
 class DashboardConfig:
     """What the dashboard needs from the settings (never a secret other than the token)."""
 
-    ai_budget: Decimal
+    ai_budget: Decimal  # the settings' budget; an override in the database takes precedence
     live_enabled: bool
     environment: str
     exports_dir: Path
@@ -109,18 +109,19 @@ class Reader:
         now = self.clock.now()
         today = utc_today(now)
         async with self.connect() as conn:
+            budget = await summary.budget_in_force(conn, self.catalog, self.config.ai_budget)
             if self.spec_ready:
                 open_rows = await queries.open_positions(conn)
                 pnl_today, trades_today = await summary.realised_pnl(conn, day_range(today))
                 pnl_week, _ = await summary.realised_pnl(conn, week_range(today))
                 pnl_all, _ = await summary.realised_pnl(conn, None)
-                costs = await summary.costs(conn, self.catalog, now, self.config.ai_budget, 1)
+                costs = await summary.costs(conn, self.catalog, now, budget, 1)
                 perf_value = await summary.latest_portfolio_value(conn)
             else:
                 open_rows, perf_value = [], None
                 pnl_today = pnl_week = pnl_all = Decimal(0)
                 trades_today = 0
-                costs = summary.empty_costs(today, self.config.ai_budget)
+                costs = summary.empty_costs(today, budget)
             cycle = await engine_views.last_cycle(conn, self.catalog, now)
             risk = await engine_views.current_risk(conn, self.catalog)
             refusals = await engine_views.refusal_counts(conn, self.catalog, day_range(today))
@@ -166,6 +167,8 @@ class Reader:
             ai_calls_today=costs.calls_today,
             ai_reserved_today=costs.reserved_today,
             ai_budget=costs.budget,
+            ai_budget_source=costs.budget_source,
+            ai_budget_set_at=costs.budget_set_at,
             ai_budget_remaining=costs.remaining,
             last_cycle=cycle.info if cycle is not None else None,
             refusals_today=refusals or [],
@@ -239,11 +242,10 @@ class Reader:
 
     async def costs(self, days: int) -> Costs:
         async with self.connect() as conn:
+            budget = await summary.budget_in_force(conn, self.catalog, self.config.ai_budget)
             if not self.spec_ready:
-                return summary.empty_costs(self.today(), self.config.ai_budget)
-            return await summary.costs(
-                conn, self.catalog, self.clock.now(), self.config.ai_budget, days
-            )
+                return summary.empty_costs(self.today(), budget)
+            return await summary.costs(conn, self.catalog, self.clock.now(), budget, days)
 
     async def refusals(self, day: date | None, limit: int) -> Refusals:
         day = day or self.today()

@@ -7,6 +7,7 @@ floats, so $0.10 + $0.20 is $0.30 here, as it is on the exchange statement.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,19 +17,60 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kalbot.adapters.store.tables import ai_cost_tracking, market_analyses, performance_logs
 from kalbot.adapters.store.tables import positions as positions_t
 from kalbot.web.db import Catalog, dec, dec0
-from kalbot.web.models import CostDay, Costs, DailyPnl, Performance, PerformanceDay, ProviderCost
+from kalbot.web.models import (
+    BudgetSource,
+    CostDay,
+    Costs,
+    DailyPnl,
+    Performance,
+    PerformanceDay,
+    ProviderCost,
+)
 from kalbot.web.timeutil import DayRange, day_range, utc_today
 
 RATE_PLACES = Decimal("0.0001")
 MICRO = Decimal("0.000001")
 
 
+def _tidy(d: Decimal) -> Decimal:
+    """Whole cents as cents (10.00), anything finer without trailing zeros (0.0163)."""
+    return d.quantize(Decimal("0.01")) if d == d.quantize(Decimal("0.01")) else d.normalize()
+
+
 def _tracked(value: object) -> Decimal:
     """An ``ai_cost_tracking`` total: the row is a running REAL sum that carries float noise
     (0.0123 + 0.004 = 0.016300000000000002), so it is read to the nearest micro-dollar, the
     unit the analyst's budget counts in."""
-    d = dec0(value).quantize(MICRO)
-    return d.quantize(Decimal("0.01")) if d == d.quantize(Decimal("0.01")) else d.normalize()
+    return _tidy(dec0(value).quantize(MICRO))
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetInForce:
+    """The daily AI budget the analyst enforces now, and where it comes from."""
+
+    amount: Decimal
+    source: BudgetSource
+    set_at: str | None  # when the override was stored (`kalbot ai budget --set`)
+    configured: Decimal  # the settings' budget, in force again after `--clear`
+
+
+async def budget_in_force(
+    conn: AsyncConnection, catalog: Catalog, configured: Decimal
+) -> BudgetInForce:
+    """The override in ``ai_budget_limit`` (revision 0002) when one is set, else the settings'.
+
+    The analyst's budget check reads the same row before every paid call, so this is the
+    number spend is actually held to, not merely the one in the config file.
+    """
+    t = catalog.table("ai_budget_limit")
+    if t is None or not {"daily_budget_micro", "updated_at"} <= set(t.c.keys()):
+        return BudgetInForce(configured, "config", None, configured)
+    row = (await conn.execute(select(t.c.daily_budget_micro, t.c.updated_at).limit(1))).first()
+    if row is None:
+        return BudgetInForce(configured, "config", None, configured)
+    amount = _tidy(Decimal(int(row.daily_budget_micro)) * MICRO)
+    set_at = str(row.updated_at) if row.updated_at is not None else None
+    return BudgetInForce(amount, "override", set_at, configured)
 
 
 async def realised_pnl(conn: AsyncConnection, span: DayRange | None) -> tuple[Decimal, int]:
@@ -128,7 +170,7 @@ async def _reserved(
 
 
 async def costs(
-    conn: AsyncConnection, catalog: Catalog, now: datetime, budget: Decimal, days: int
+    conn: AsyncConnection, catalog: Catalog, now: datetime, budget: BudgetInForce, days: int
 ) -> Costs:
     """Today's AI spend against the budget, per provider, and the daily history.
 
@@ -171,18 +213,13 @@ async def costs(
         ca, na = by_analyses.get(name, (Decimal(0), 0))
         ct, nt = by_tracking.get(name, (Decimal(0), 0))
         providers.append(ProviderCost(provider=name, cost=max(ca, ct), calls=max(na, nt)))
-    reserved = await _reserved(conn, catalog, span, now)
-    spend = max(from_analyses, from_tracking)
-    return Costs(
-        date=today,
-        budget=budget,
-        spend_today=spend,
-        spend_from_analyses=from_analyses,
-        spend_from_tracking=from_tracking,
-        reserved_today=reserved,
-        remaining=max(Decimal(0), budget - spend - reserved),
-        calls_today=sum(p.calls for p in providers),
-        by_provider_today=providers,
+    return _costs(
+        today,
+        budget,
+        from_analyses=from_analyses,
+        from_tracking=from_tracking,
+        reserved=await _reserved(conn, catalog, span, now),
+        providers=providers,
         days=[
             CostDay(
                 date=str(r.date),
@@ -192,6 +229,35 @@ async def costs(
             )
             for r in tracked
         ],
+    )
+
+
+def _costs(
+    today: date,
+    budget: BudgetInForce,
+    *,
+    from_analyses: Decimal,
+    from_tracking: Decimal,
+    reserved: Decimal,
+    providers: list[ProviderCost],
+    days: list[CostDay],
+) -> Costs:
+    """The one place spend, reservations and the budget in force become what is left."""
+    spend = max(from_analyses, from_tracking)
+    return Costs(
+        date=today,
+        budget=budget.amount,
+        budget_source=budget.source,
+        budget_set_at=budget.set_at,
+        configured_budget=budget.configured,
+        spend_today=spend,
+        spend_from_analyses=from_analyses,
+        spend_from_tracking=from_tracking,
+        reserved_today=reserved,
+        remaining=max(Decimal(0), budget.amount - spend - reserved),
+        calls_today=sum(p.calls for p in providers),
+        by_provider_today=providers,
+        days=days,
     )
 
 
@@ -210,17 +276,14 @@ def empty_performance() -> Performance:
     )
 
 
-def empty_costs(today: date, budget: Decimal) -> Costs:
+def empty_costs(today: date, budget: BudgetInForce) -> Costs:
     zero = Decimal(0)
-    return Costs(
-        date=today,
-        budget=budget,
-        spend_today=zero,
-        spend_from_analyses=zero,
-        spend_from_tracking=zero,
-        reserved_today=zero,
-        remaining=budget,
-        calls_today=0,
-        by_provider_today=[],
+    return _costs(
+        today,
+        budget,
+        from_analyses=zero,
+        from_tracking=zero,
+        reserved=zero,
+        providers=[],
         days=[],
     )

@@ -6,11 +6,12 @@ import time
 
 import anthropic
 
+from kalbot.adapters.llm.base import SdkCompletionClient
 from kalbot.adapters.llm.errors import translate
 from kalbot.domain.ai import Completion, CompletionRequest, LLMRefusal
 
 
-class AnthropicClient:
+class AnthropicClient(SdkCompletionClient[anthropic.AsyncAnthropic]):
     """A ``kalbot.ports.CompletionClient`` over ``POST {base_url}/v1/messages``.
 
     The reply schema is stated in the system prompt (the analyst's parser enforces it).
@@ -28,30 +29,17 @@ class AnthropicClient:
         max_retries: int = 0,
         provider: str = "anthropic",
     ) -> None:
-        if not model:
-            raise ValueError(f"{provider}: no model configured")
-        self._provider = provider
-        self._model = model
-        self._temperature = temperature
-        self._max_tokens = max_tokens
-        self._sdk = anthropic.AsyncAnthropic(
-            api_key=api_key or "unused",
+        super().__init__(
+            sdk_class=anthropic.AsyncAnthropic,
+            provider=provider,
+            model=model,
+            api_key=api_key,
             base_url=base_url,
-            timeout=timeout_seconds,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout_seconds=timeout_seconds,
             max_retries=max_retries,
         )
-
-    @property
-    def provider(self) -> str:
-        return self._provider
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self._max_tokens
 
     async def complete(self, request: CompletionRequest) -> Completion:
         started = time.perf_counter()
@@ -86,6 +74,3 @@ class AnthropicClient:
             finish_reason=reply.stop_reason or "",
             response_id=reply.id,
         )
-
-    async def aclose(self) -> None:
-        await self._sdk.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from kalbot.adapters.llm.anthropic_messages import AnthropicClient
 from kalbot.adapters.llm.openai_chat import OpenAIChatClient
 from kalbot.config import AISettings
@@ -24,6 +26,18 @@ def _key(ai: AISettings, provider: str) -> str:
     return secret.get_secret_value() if secret is not None else ""
 
 
+class _Common(TypedDict):
+    """The arguments every provider's client takes alike."""
+
+    model: str
+    api_key: str
+    base_url: str
+    temperature: float
+    max_tokens: int
+    timeout_seconds: float
+    max_retries: int
+
+
 def build_client(ai: AISettings, provider: str, *, primary: bool = True) -> CompletionClient:
     """The client for ``provider``. ``ai.model``/``ai.base_url`` apply to the primary one."""
     if provider not in PROVIDERS:
@@ -37,18 +51,7 @@ def build_client(ai: AISettings, provider: str, *, primary: bool = True) -> Comp
     key = _key(ai, provider)
     if not key and provider != "openai-compatible":
         raise ProviderConfigError(f"{provider}: no API key configured")
-    if provider == "anthropic":
-        return AnthropicClient(
-            model=model,
-            api_key=key,
-            base_url=base_url,
-            temperature=ai.temperature,
-            max_tokens=ai.max_tokens,
-            timeout_seconds=ai.timeout_seconds,
-            max_retries=ai.max_retries,
-        )
-    return OpenAIChatClient(
-        provider=provider,
+    common = _Common(
         model=model,
         api_key=key,
         base_url=base_url,
@@ -56,6 +59,12 @@ def build_client(ai: AISettings, provider: str, *, primary: bool = True) -> Comp
         max_tokens=ai.max_tokens,
         timeout_seconds=ai.timeout_seconds,
         max_retries=ai.max_retries,
+    )
+    if provider == "anthropic":
+        return AnthropicClient(**common)
+    return OpenAIChatClient(
+        provider=provider,
+        **common,
         # OpenAI and xAI enforce the JSON Schema; other servers vary, so it is a setting.
         response_format=(
             ai.compatible_response_format if provider == "openai-compatible" else "json_schema"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from kalbot.adapters.llm.base import ClientIdentity
 from kalbot.domain.ai import Completion, CompletionRequest, LLMError
 
 Script = str | LLMError | Callable[[CompletionRequest], str]
 
 
-class FakeCompletionClient:
+class FakeCompletionClient(ClientIdentity):
     """Replies from a script (cycled); an ``LLMError`` in the script is raised instead."""
 
     def __init__(
@@ -29,25 +30,11 @@ class FakeCompletionClient:
         if not script:
             raise ValueError("a fake needs at least one scripted reply")
         self._script = list(script)
-        self._provider = provider
-        self._model = model
-        self._max_tokens = max_tokens
+        super().__init__(provider=provider, model=model, max_tokens=max_tokens)
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self._delay = delay_seconds
         self.calls: list[CompletionRequest] = []
-
-    @property
-    def provider(self) -> str:
-        return self._provider
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self._max_tokens
 
     async def complete(self, request: CompletionRequest) -> Completion:
         item = self._script[len(self.calls) % len(self._script)]

@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 import openai
 
+from kalbot.adapters.llm.base import SdkCompletionClient
 from kalbot.adapters.llm.errors import translate
 from kalbot.domain.ai import Completion, CompletionRequest, LLMError, LLMRefusal
 
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 
 
-class OpenAIChatClient:
+class OpenAIChatClient(SdkCompletionClient[openai.AsyncOpenAI]):
     """A ``kalbot.ports.CompletionClient`` over ``POST {base_url}/chat/completions``."""
 
     def __init__(
@@ -35,32 +36,19 @@ class OpenAIChatClient:
         response_format: ResponseFormat = "json_schema",
         max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
     ) -> None:
-        if not model:
-            raise ValueError(f"{provider}: no model configured")
-        self._provider = provider
-        self._model = model
-        self._temperature = temperature
-        self._max_tokens = max_tokens
-        self._response_format = response_format
-        self._max_tokens_field = max_tokens_field
-        self._sdk = openai.AsyncOpenAI(
-            api_key=api_key or "unused",
+        super().__init__(
+            sdk_class=openai.AsyncOpenAI,
+            provider=provider,
+            model=model,
+            api_key=api_key,
             base_url=base_url,
-            timeout=timeout_seconds,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout_seconds=timeout_seconds,
             max_retries=max_retries,
         )
-
-    @property
-    def provider(self) -> str:
-        return self._provider
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def max_output_tokens(self) -> int:
-        return self._max_tokens
+        self._response_format = response_format
+        self._max_tokens_field = max_tokens_field
 
     def _format(self, request: CompletionRequest) -> dict[str, Any] | None:
         if self._response_format == "json_schema":
@@ -124,6 +112,3 @@ class OpenAIChatClient:
             finish_reason=choice.finish_reason or "",
             response_id=reply.id or "",
         )
-
-    async def aclose(self) -> None:
-        await self._sdk.close()

@@ -323,11 +323,17 @@ class AIRepoMixin(RepositoryBase):
 
     async def ai_budget_override(self) -> Decimal | None:
         """The daily budget set in the database, if any."""
+        found = await self.ai_budget_override_set()
+        return None if found is None else found[0]
+
+    async def ai_budget_override_set(self) -> tuple[Decimal, datetime] | None:
+        """The daily budget set in the database and when it was set, if one is."""
+        t = ai_budget_limit.c
         async with self.connection("reading the AI budget") as conn:
-            value = (
-                await conn.execute(select(ai_budget_limit.c.daily_budget_micro))
-            ).scalar_one_or_none()
-        return None if value is None else Decimal(value) * MICRO
+            row = (await conn.execute(select(t.daily_budget_micro, t.updated_at))).one_or_none()
+        if row is None:
+            return None
+        return Decimal(row.daily_budget_micro) * MICRO, parse_iso(row.updated_at)
 
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]:
         """(settled spend from ``ai_cost_tracking``, live reservations) for the UTC ``day``."""
