@@ -48,19 +48,27 @@ class RecordedMarketData:
         self.venue = venue
         self.clock = clock
         self._liquidity: dict[str, tuple[Decimal, Decimal]] = {}
+        self._counts: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
 
     def observe(self, snap: Snapshot) -> None:
         if snap.timestamp > self.clock.now():
             raise LookAheadError(f"snapshot of {snap.ticker} at {snap.timestamp} is in the future")
-        self._liquidity[snap.ticker] = (_count(snap.volume_24h), _count(snap.open_interest))
+        vol, oi = snap.volume_24h, snap.open_interest
+        key = (vol, oi, type(vol), type(oi))  # 1 and True are equal keys, not equal counts
+        liq = self._counts.get(key)
+        if liq is None:
+            if len(self._counts) >= 100_000:
+                self._counts.clear()
+            liq = self._counts[key] = (_count(vol), _count(oi))
+        self._liquidity[snap.ticker] = liq
 
     def forget(self, ticker: str) -> None:
         self._liquidity.pop(ticker, None)
 
     def _dress(self, m: Market) -> Market:
         liq = self._liquidity.get(m.ticker)
-        if liq is None:
-            return m
+        if liq is None or (m.volume_24h == liq[0] and m.open_interest == liq[1]):
+            return m  # the venue shows the recorded liquidity already (or none is known)
         # A field-by-field copy: dataclasses.replace re-runs __init__ and was a fifth of the
         # whole backtest's time in the profile (one call per market per cycle).
         new = object.__new__(Market)

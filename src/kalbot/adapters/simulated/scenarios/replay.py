@@ -24,6 +24,7 @@ from kalbot.domain.market import MarketResult, MarketStatus, Quote
 from kalbot.domain.snapshot import Snapshot
 
 _TICK = Decimal("0.0001")
+_CACHE_LIMIT = 100_000
 
 
 class ReplayError(ValueError):
@@ -47,12 +48,20 @@ class ReplayDriver:
         *,
         fill_model: FillModel | None = None,
         results: Mapping[str, MarketResult] | None = None,
+        recorded_liquidity: bool = False,
     ) -> None:
+        """``recorded_liquidity``: replayed markets show each snapshot's 24h volume and open
+        interest (as a backtest's market data does) instead of the exchange's own counts."""
         self.exchange = exchange
         self.fill_model = fill_model or get_fill_model("conservative")
         self.results: dict[str, MarketResult] = dict(results or {})
         self.stats = ReplayStats()
+        self.recorded_liquidity = recorded_liquidity
         self._close: dict[str, datetime] = {}
+        # Recorded values repeat (prices sit on a grid, a quiet market's quote stays put):
+        # each distinct one is converted once and the same immutable result is reused.
+        self._quotes: dict[tuple[object, ...], tuple[Quote, Decimal | None]] = {}
+        self._liquidity: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
 
     def apply(self, snap: Snapshot) -> None:
         """List the snapshot's market if new, then record its quote.
@@ -67,15 +76,47 @@ class ReplayDriver:
         try:
             if ticker not in self._close:
                 self._list(snap)
-            quote, last = snapshot_quote(snap)
+            quote, last = self._quote(snap)
         except ReplayError as e:
             self.stats.skipped[ticker] = str(e)
             return
-        result = snap.metadata.get("result") if snap.metadata else None
-        if ticker not in self.results and result in ("yes", "no"):
-            self.results[ticker] = MarketResult(result)
+        meta = snap.metadata
+        if meta and ticker not in self.results:
+            result = meta.get("result")
+            if result in ("yes", "no"):
+                self.results[ticker] = MarketResult(result)
         if self.exchange.market_status(ticker) is MarketStatus.ACTIVE:
-            self.exchange.update_quote(ticker, quote, last)
+            liquidity = self._recorded(snap) if self.recorded_liquidity else None
+            self.exchange.update_quote(ticker, quote, last, liquidity=liquidity)
+
+    def _quote(self, snap: Snapshot) -> tuple[Quote, Decimal | None]:
+        """``snapshot_quote(snap)``, converted once per distinct recorded quote."""
+        meta = snap.metadata
+        yb, ya, nb, na, last = snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask, snap.last_price
+        bs = meta.get("yes_bid_size") if meta else None
+        az = meta.get("yes_ask_size") if meta else None
+        # Types are part of the key: 1, 1.0 and True are equal as keys but not as inputs.
+        key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na), type(last),
+               type(bs), type(az))  # fmt: skip
+        try:
+            hit = self._quotes.get(key)
+        except TypeError:  # an unhashable size: convert it the long way
+            return snapshot_quote(snap)
+        if hit is None:
+            hit = snapshot_quote(snap)  # raises ReplayError: errors are never cached
+            if len(self._quotes) >= _CACHE_LIMIT:
+                self._quotes.clear()
+            self._quotes[key] = hit
+        return hit
+
+    def _recorded(self, snap: Snapshot) -> tuple[Decimal, Decimal]:
+        key = (snap.volume_24h, snap.open_interest, type(snap.volume_24h), type(snap.open_interest))
+        hit = self._liquidity.get(key)
+        if hit is None:
+            if len(self._liquidity) >= _CACHE_LIMIT:
+                self._liquidity.clear()
+            hit = self._liquidity[key] = (recorded_count(key[0]), recorded_count(key[1]))
+        return hit
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
@@ -173,6 +214,11 @@ def snapshot_quote(snap: Snapshot) -> tuple[Quote, Decimal | None]:
         ),
         _price(snap.last_price, "last_price") or None,
     )
+
+
+def recorded_count(value: int | None) -> Decimal:
+    """A recorded volume or open interest; missing or negative counts show as 0."""
+    return Decimal(value) if value is not None and value > 0 else Decimal(0)
 
 
 def _price(value: float | None, name: str) -> Decimal | None:
