@@ -56,7 +56,32 @@ class Tape(Lifecycle):
         instead of the exchange's own counts (a replay knows them; the tape cannot).
         """
         now = self._sync()
+        return self._record_quote(self._market(ticker), now, quote, last_price, liquidity)
+
+    def update_quote_if_active(
+        self,
+        ticker: str,
+        quote: Quote,
+        last_price: Decimal | None = None,
+        *,
+        liquidity: tuple[Decimal, Decimal] | None = None,
+    ) -> list[FillRow] | None:
+        """``update_quote`` while the market is active; None (nothing recorded) otherwise."""
+        now = self._sync()
         m = self._market(ticker)
+        if m.status is not MarketStatus.ACTIVE:
+            return None
+        return self._record_quote(m, now, quote, last_price, liquidity)
+
+    def _record_quote(
+        self,
+        m: MarketState,
+        now: datetime,
+        quote: Quote,
+        last_price: Decimal | None,
+        liquidity: tuple[Decimal, Decimal] | None,
+    ) -> list[FillRow]:
+        ticker = m.spec.ticker
         if m.fill_model is None:
             raise ValueError(f"{ticker} is matched on its book; it takes no recorded quotes")
         m.tape_quote = quote

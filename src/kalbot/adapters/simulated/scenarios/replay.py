@@ -10,7 +10,7 @@ result when one is known (the ``results`` mapping, else the snapshot's ``metadat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -69,54 +69,65 @@ class ReplayDriver:
         The exchange's clock should already be at the snapshot's time. A malformed snapshot
         (no close time, bad prices) skips its market with the reason in ``stats.skipped``.
         """
-        self.stats.snapshots += 1
-        ticker = snap.ticker
-        if ticker in self.stats.skipped:
-            return
-        try:
-            if ticker not in self._close:
-                self._list(snap)
-            quote, last = self._quote(snap)
-        except ReplayError as e:
-            self.stats.skipped[ticker] = str(e)
-            return
-        meta = snap.metadata
-        if meta and ticker not in self.results:
-            result = meta.get("result")
-            if result in ("yes", "no"):
-                self.results[ticker] = MarketResult(result)
-        if self.exchange.market_status(ticker) is MarketStatus.ACTIVE:
-            liquidity = self._recorded(snap) if self.recorded_liquidity else None
-            self.exchange.update_quote(ticker, quote, last, liquidity=liquidity)
+        self.apply_all((snap,))
 
-    def _quote(self, snap: Snapshot) -> tuple[Quote, Decimal | None]:
-        """``snapshot_quote(snap)``, converted once per distinct recorded quote."""
-        meta = snap.metadata
-        yb, ya, nb, na, last = snap.yes_bid, snap.yes_ask, snap.no_bid, snap.no_ask, snap.last_price
-        bs = meta.get("yes_bid_size") if meta else None
-        az = meta.get("yes_ask_size") if meta else None
-        # Types are part of the key: 1, 1.0 and True are equal as keys but not as inputs.
-        key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na), type(last),
-               type(bs), type(az))  # fmt: skip
-        try:
-            hit = self._quotes.get(key)
-        except TypeError:  # an unhashable size: convert it the long way
-            return snapshot_quote(snap)
-        if hit is None:
-            hit = snapshot_quote(snap)  # raises ReplayError: errors are never cached
-            if len(self._quotes) >= _CACHE_LIMIT:
-                self._quotes.clear()
-            self._quotes[key] = hit
-        return hit
-
-    def _recorded(self, snap: Snapshot) -> tuple[Decimal, Decimal]:
-        key = (snap.volume_24h, snap.open_interest, type(snap.volume_24h), type(snap.open_interest))
-        hit = self._liquidity.get(key)
-        if hit is None:
-            if len(self._liquidity) >= _CACHE_LIMIT:
-                self._liquidity.clear()
-            hit = self._liquidity[key] = (recorded_count(key[0]), recorded_count(key[1]))
-        return hit
+    def apply_all(self, snaps: Sequence[Snapshot]) -> None:
+        """``apply`` each of ``snaps`` in order (the loop a backtest runs per snapshot)."""
+        stats = self.stats
+        skipped, closes, results = stats.skipped, self._close, self.results
+        quotes, counts = self._quotes, self._liquidity
+        recorded = self.recorded_liquidity
+        update = self.exchange.update_quote_if_active
+        for snap in snaps:
+            stats.snapshots += 1
+            ticker = snap.ticker
+            if ticker in skipped:
+                continue
+            meta = snap.metadata
+            yb, ya, nb, na, last = (
+                snap.yes_bid,
+                snap.yes_ask,
+                snap.no_bid,
+                snap.no_ask,
+                snap.last_price,
+            )
+            bs = meta.get("yes_bid_size") if meta else None
+            az = meta.get("yes_ask_size") if meta else None
+            # Recorded quotes repeat: each distinct one is converted once (``snapshot_quote``)
+            # and its immutable result reused. Types are part of the key: 1, 1.0 and True
+            # are equal keys but not equal inputs (a bool is refused, a float size is none).
+            key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na),
+                   type(last), type(bs), type(az))  # fmt: skip
+            try:
+                if ticker not in closes:
+                    self._list(snap)
+                try:
+                    hit = quotes.get(key)
+                except TypeError:  # an unhashable size: convert it the long way
+                    hit = snapshot_quote(snap)
+                else:
+                    if hit is None:
+                        hit = snapshot_quote(snap)  # errors are raised, never cached
+                        if len(quotes) >= _CACHE_LIMIT:
+                            quotes.clear()
+                        quotes[key] = hit
+            except ReplayError as e:
+                skipped[ticker] = str(e)
+                continue
+            if meta and ticker not in results:
+                result = meta.get("result")
+                if result in ("yes", "no"):
+                    results[ticker] = MarketResult(result)
+            liquidity = None
+            if recorded:
+                vol, oi = snap.volume_24h, snap.open_interest
+                lkey = (vol, oi, type(vol), type(oi))
+                liquidity = counts.get(lkey)
+                if liquidity is None:
+                    if len(counts) >= _CACHE_LIMIT:
+                        counts.clear()
+                    liquidity = counts[lkey] = (recorded_count(vol), recorded_count(oi))
+            update(ticker, hit[0], hit[1], liquidity=liquidity)
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
@@ -159,8 +170,7 @@ class ReplayDriver:
         when = batch[0].timestamp
         if when > clock.now():
             clock.set(when)
-        for snap in batch:
-            self.apply(snap)
+        self.apply_all(batch)
         self.settle_due()
         if on_time is not None:
             await on_time(when)
