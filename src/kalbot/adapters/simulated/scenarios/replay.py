@@ -58,6 +58,7 @@ class ReplayDriver:
         self.stats = ReplayStats()
         self.recorded_liquidity = recorded_liquidity
         self._close: dict[str, datetime] = {}
+        self._unsettled: dict[str, datetime] = {}  # listed, not settled yet (by this driver)
         # Recorded values repeat (prices sit on a grid, a quiet market's quote stays put):
         # each distinct one is converted once and the same immutable result is reused.
         self._quotes: dict[tuple[object, ...], tuple[Quote, Decimal | None]] = {}
@@ -133,14 +134,20 @@ class ReplayDriver:
         """Settle every replayed market past its close whose result is known."""
         now = self.exchange.advance()
         out: list[SettlementRecord] = []
-        for ticker, close in self._close.items():
-            result = self.results.get(ticker)
-            if result is None or close > now:
+        done: list[str] = []
+        for ticker, close in self._unsettled.items():  # in listing order, as listed
+            if close > now:
                 continue
+            result = self.results.get(ticker)
+            if result is None:
+                continue
+            done.append(ticker)  # settled here or already finalized: never looked at again
             if self.exchange.market_status(ticker) is MarketStatus.FINALIZED:
                 continue
             out.extend(self.exchange.settle(ticker, result))
             self.stats.settled += 1
+        for ticker in done:
+            del self._unsettled[ticker]
         return out
 
     async def run(
@@ -195,6 +202,7 @@ class ReplayDriver:
         )
         self.exchange.add_quoted_market(spec, self.fill_model)
         self._close[snap.ticker] = close
+        self._unsettled[snap.ticker] = close
         self.stats.markets += 1
 
 
