@@ -101,3 +101,33 @@ async def test_market_data_refuses_a_snapshot_from_the_future() -> None:
     data.observe(snap)
     m = await data.market("M")
     assert (m.volume_24h, m.open_interest) == (Decimal(1000), Decimal(1000))
+
+
+async def test_the_batch_read_dresses_markets_as_the_stream_does_and_refuses_the_future() -> None:
+    clock = ManualClock(T0)
+
+    class Venue:
+        async def open_markets(self):  # type: ignore[no-untyped-def]
+            for t in ("M", "N"):
+                yield _market(t)
+
+        async def market(self, ticker: str) -> Market:
+            return _market(ticker)
+
+        async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    data = RecordedMarketData(Venue(), clock)
+    snaps = [
+        s
+        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
+        if s.timestamp == T0 + timedelta(hours=1)
+    ]
+    with pytest.raises(LookAheadError):
+        data.observe_all(snaps)
+    clock.set(snaps[0].timestamp)
+    data.observe_all(snaps)
+    listed = await data.open_market_list()
+    streamed = [m async for m in data.open_markets()]
+    assert listed == streamed
+    assert [(m.ticker, m.volume_24h) for m in listed] == [("M", Decimal(1000)), ("N", 0)]
