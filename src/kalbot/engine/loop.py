@@ -239,7 +239,8 @@ class TradingEngine:
         screened = self.screener.screen(markets, now)
         s.screened_out = dict(screened.counts)
         self._log_screen(screened.rejected, now, rows)
-        candidates = [m for m in screened.passed if self.strategy.can_handle(m)]
+        can_handle = self.strategy.can_handle
+        candidates = [m for m in screened.passed if can_handle(m)]
         held = {p.ticker for p in self.book.by_id.values()}
         candidates += [
             by_ticker[t]
