@@ -131,3 +131,23 @@ async def test_the_batch_read_dresses_markets_as_the_stream_does_and_refuses_the
     streamed = [m async for m in data.open_markets()]
     assert listed == streamed
     assert [(m.ticker, m.volume_24h) for m in listed] == [("M", Decimal(1000)), ("N", 0)]
+
+
+async def test_snapshots_out_of_time_order_are_refused(sqlite_url: str) -> None:
+    snaps = golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
+    early, late = snaps[0], snaps[3]
+    assert early.timestamp < late.timestamp
+
+    async def stream():  # type: ignore[no-untyped-def]
+        for s in (early, late, early):
+            yield s
+
+    repo = Repository(sqlite_url)
+    await repo.initialize()
+    try:
+        with pytest.raises(ValueError, match="time order"):
+            await run_backtest(
+                golden.settings(), repo, BacktestSpec(T0, END, Decimal(1000)), snapshots=stream()
+            )
+    finally:
+        await repo.close()

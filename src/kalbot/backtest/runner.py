@@ -125,12 +125,19 @@ async def replay(
         if progress is not None:
             progress(out.snapshots, when)
 
+    current: datetime | None = None  # the batch's timestamp
     async for snap in snapshots:
-        if batch and snap.timestamp != batch[0].timestamp:
-            await step()
-            batch = []
-        if batch and snap.timestamp < batch[0].timestamp:
-            raise ValueError("snapshots must arrive in time order")
+        ts = snap.timestamp
+        if ts != current:
+            if current is not None:
+                if ts < current:
+                    raise ValueError(
+                        f"snapshots must arrive in time order: {ts.isoformat()} after "
+                        f"{current.isoformat()}"
+                    )
+                await step()
+                batch = []
+            current = ts
         batch.append(snap)
         out.snapshots += 1
     if batch:
