@@ -63,7 +63,6 @@ class Tape(Lifecycle):
         ticker: str,
         quote: Quote,
         last_price: Decimal | None = None,
-        *,
         liquidity: tuple[Decimal, Decimal] | None = None,
     ) -> list[FillRow] | None:
         """``update_quote`` while the market is active; None (nothing recorded) otherwise."""

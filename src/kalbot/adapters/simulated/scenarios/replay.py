@@ -128,7 +128,7 @@ class ReplayDriver:
                     if len(counts) >= _CACHE_LIMIT:
                         counts.clear()
                     liquidity = counts[lkey] = (recorded_count(vol), recorded_count(oi))
-            update(ticker, hit[0], hit[1], liquidity=liquidity)
+            update(ticker, hit[0], hit[1], liquidity)
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
