@@ -3,6 +3,7 @@ planted in the database, and the trade happens exactly when they become the pres
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from kalbot.domain.clock import ManualClock
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.market import Market, MarketStatus, Quote
+from kalbot.domain.snapshot import Snapshot
 
 
 async def test_planted_future_quotes_and_analysis_are_not_seen(sqlite_url: str) -> None:
@@ -138,7 +140,7 @@ async def test_snapshots_out_of_time_order_are_refused(sqlite_url: str) -> None:
     early, late = snaps[0], snaps[3]
     assert early.timestamp < late.timestamp
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream() -> AsyncIterator[Snapshot]:
         for s in (early, late, early):
             yield s
 
