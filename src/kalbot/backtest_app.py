@@ -268,7 +268,10 @@ async def run_backtest(
     ex = Exchange(clock)
     ex.open_account(ACCOUNT, spec.capital)
     feed = ReplayDriver(
-        ex, fill_model=get_fill_model(spec.fill_model), results=await load_results(repo)
+        ex,
+        fill_model=get_fill_model(spec.fill_model),
+        results=await load_results(repo),
+        recorded_liquidity=True,  # shown by the venue: ``data`` need not copy every market
     )
     broker = SimulatedBroker(ex, ACCOUNT)
     data = RecordedMarketData(ExchangeMarketData(ex), clock)

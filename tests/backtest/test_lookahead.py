@@ -7,6 +7,7 @@ prompt it is sent is checked for planted future prices in
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ from kalbot.domain.clock import ManualClock
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.market import Market, MarketStatus, Quote
+from kalbot.domain.snapshot import Snapshot
 
 
 async def test_planted_future_quotes_and_analysis_are_not_seen(sqlite_url: str) -> None:
@@ -105,3 +107,53 @@ async def test_market_data_refuses_a_snapshot_from_the_future() -> None:
     data.observe(snap)
     m = await data.market("M")
     assert (m.volume_24h, m.open_interest) == (Decimal(1000), Decimal(1000))
+
+
+async def test_the_batch_read_dresses_markets_as_the_stream_does_and_refuses_the_future() -> None:
+    clock = ManualClock(T0)
+
+    class Venue:
+        async def open_markets(self):  # type: ignore[no-untyped-def]
+            for t in ("M", "N"):
+                yield _market(t)
+
+        async def market(self, ticker: str) -> Market:
+            return _market(ticker)
+
+        async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    data = RecordedMarketData(Venue(), clock)
+    snaps = [
+        s
+        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
+        if s.timestamp == T0 + timedelta(hours=1)
+    ]
+    with pytest.raises(LookAheadError):
+        data.observe_all(snaps)
+    clock.set(snaps[0].timestamp)
+    data.observe_all(snaps)
+    listed = await data.open_market_list()
+    streamed = [m async for m in data.open_markets()]
+    assert listed == streamed
+    assert [(m.ticker, m.volume_24h) for m in listed] == [("M", Decimal(1000)), ("N", 0)]
+
+
+async def test_snapshots_out_of_time_order_are_refused(sqlite_url: str) -> None:
+    snaps = golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
+    early, late = snaps[0], snaps[3]
+    assert early.timestamp < late.timestamp
+
+    async def stream() -> AsyncIterator[Snapshot]:
+        for s in (early, late, early):
+            yield s
+
+    repo = Repository(sqlite_url)
+    await repo.initialize()
+    try:
+        with pytest.raises(ValueError, match="time order"):
+            await run_backtest(
+                golden.settings(), repo, BacktestSpec(T0, END, Decimal(1000)), snapshots=stream()
+            )
+    finally:
+        await repo.close()

@@ -254,3 +254,57 @@ def test_a_fill_reported_from_the_other_leg_is_read_in_its_orders_direction() ->
     fixed = as_ordered(seen, order)
     assert (fixed.side, fixed.action, fixed.price) == (Side.YES, Action.SELL, D("0.61"))
     assert as_ordered(fixed, order) == fixed and as_ordered(seen, None) == seen
+
+
+async def test_a_source_offering_the_whole_market_list_is_read_in_one_call_to_the_same_end() -> (
+    None
+):
+    """``open_market_list`` (the simulated exchange's and the replay's batch read) is used when
+    a source has it; the cycle is the same as over ``open_markets``."""
+
+    class Listing(FakeMarketData):
+        calls = 0
+
+        async def open_market_list(self) -> list[Market]:
+            self.calls += 1
+            return [m async for m in self.open_markets()]
+
+    ms = [market("A", "0.40", "0.42"), market("B", "0.60", "0.62"), market("C", bid=None)]
+    runs = []
+    for listing in (False, True):
+        eng, _, md, _, store, clock = build(ms, {"A": "0.70", "B": "0.30"})
+        if listing:
+            eng.market_data = md = Listing(ms)
+            eng.broker.md = md  # type: ignore[attr-defined]
+        summaries = [await eng.run_cycle()]
+        clock.set(NOW + timedelta(hours=1))
+        summaries.append(await eng.run_cycle())
+        runs.append(
+            (
+                [(s.markets_seen, s.orders, s.fills, s.screened_out) for s in summaries],
+                [(r.ticker, r.stage, r.outcome, r.reason_code) for r in store.decisions],
+            )
+        )
+        if listing:
+            assert isinstance(md, Listing) and md.calls == 2
+    assert runs[0] == runs[1]
+    assert runs[0][0][0][1] == 2  # both markets were opened: the comparison is not vacuous
+
+
+async def test_history_points_keep_each_markets_own_prices_when_shared() -> None:
+    """Points are shared between markets showing the same price objects, never merely equal
+    ones: Decimal("0.4") == Decimal("0.40") but prints apart."""
+    q = Quote(D("0.40"), D("0.42"))
+    ms = [
+        replace(market("A"), quote=q),
+        replace(market("B"), quote=q),
+        replace(market("C"), quote=Quote(D("0.4"), D("0.42"))),
+    ]
+    eng, _, _, _, _, clock = build(ms, {})
+    await eng.run_cycle()
+    a, b, c = (eng.history[t][-1] for t in "ABC")
+    assert a is b and a.ts == NOW
+    assert str(c.yes_bid) == "0.4" and str(a.yes_bid) == "0.40"
+    clock.set(NOW + timedelta(minutes=10))
+    await eng.run_cycle()
+    assert [p.ts for p in eng.history["A"]] == [NOW, NOW + timedelta(minutes=10)]

@@ -135,3 +135,75 @@ async def test_replay_from_the_store_through_the_snapshot_port(sqlite_url: str) 
     clock.set(scenario.end)
     driver.settle_due()
     assert {t: ex.market(t).result for t in ex.tickers()} == scenario.results()
+
+
+def test_a_repeated_recorded_quote_is_converted_once_and_shared() -> None:
+    clock = ManualClock(T0)
+    ex = Exchange(clock)
+    driver = ReplayDriver(ex)
+    driver.apply(_snap(0, 0.40, 0.45))
+    first = ex.market("REC-1").quote
+    driver.apply(_snap(0, 0.40, 0.45))
+    assert ex.market("REC-1").quote is first
+    driver.apply(_snap(0, 0.41, 0.45))
+    assert ex.market("REC-1").quote.yes_bid == D("0.4100")
+
+
+def test_equal_keys_of_other_types_are_converted_on_their_own() -> None:
+    """1, 1.0 and True are equal dict keys; as recorded inputs they differ."""
+    clock = ManualClock(T0)
+    ex = Exchange(clock)
+    driver = ReplayDriver(ex)
+    meta = {"event_ticker": "REC", "yes_bid_size": 100, "yes_ask_size": 100}
+    driver.apply(_snap(0, 0.40, 1.0, no_bid=None, metadata=meta))
+    assert ex.market("REC-1").quote.yes_bid_size == D(100)
+    float_sizes = {"event_ticker": "REC", "yes_bid_size": 100.0, "yes_ask_size": 100.0}
+    driver.apply(_snap(0, 0.40, 1.0, no_bid=None, metadata=float_sizes))
+    assert ex.market("REC-1").quote.yes_bid_size == 0  # a float size is no size, as before
+    driver.apply(_snap(0, 0.40, 1, no_bid=None, metadata=meta))
+    assert ex.market("REC-1").quote.yes_ask is None  # an ask of 1 is no ask
+    driver.apply(_snap(0, 0.40, True, no_bid=None, metadata=meta))
+    assert "bad yes_ask" in driver.stats.skipped["REC-1"]
+
+
+def test_an_unhashable_size_is_converted_the_long_way() -> None:
+    clock = ManualClock(T0)
+    ex = Exchange(clock)
+    driver = ReplayDriver(ex)
+    meta = {"event_ticker": "REC", "yes_bid_size": [1], "yes_ask_size": 7}
+    driver.apply(_snap(0, 0.40, 0.45, metadata=meta))
+    q = ex.market("REC-1").quote
+    assert (q.yes_bid_size, q.yes_ask_size) == (D(0), D(7)) and not driver.stats.skipped
+
+
+def test_recorded_liquidity_is_shown_by_the_venue_only_when_asked() -> None:
+    for recorded in (False, True):
+        clock = ManualClock(T0)
+        ex = Exchange(clock)
+        ReplayDriver(ex, recorded_liquidity=recorded).apply(_snap(0, 0.40, 0.45))
+        m = ex.market("REC-1")
+        want = (D(10), D(5)) if recorded else (D(0), D(0))
+        assert (m.volume_24h, m.open_interest) == want
+
+
+async def test_apply_all_leaves_the_exchange_as_apply_one_by_one_does() -> None:
+    scenario = SyntheticScenario(markets=5, days=1, seed=11)
+    snaps = list(scenario.snapshots())
+    views = []
+    for batched in (False, True):
+        clock = ManualClock(scenario.start)
+        ex = Exchange(clock)
+        driver = ReplayDriver(ex, results=scenario.results(), recorded_liquidity=True)
+        by_time: dict[datetime, list[Snapshot]] = {}
+        for s in snaps:
+            by_time.setdefault(s.timestamp, []).append(s)
+        for when, batch in by_time.items():
+            clock.set(when)
+            if batched:
+                driver.apply_all(batch)
+            else:
+                for s in batch:
+                    driver.apply(s)
+            driver.settle_due()
+        views.append(([ex.market(t) for t in ex.tickers()], driver.stats))
+    assert views[0] == views[1]

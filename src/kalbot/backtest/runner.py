@@ -9,7 +9,7 @@ when the cycle runs: the snapshots are streamed, never loaded whole.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +32,8 @@ class SnapshotFeed(Protocol):
     """The venue side of the replay (the simulated exchange's ``ReplayDriver``)."""
 
     def apply(self, snap: Snapshot) -> None: ...
+
+    def apply_all(self, snaps: Sequence[Snapshot]) -> None: ...
 
     def settle_due(self) -> object: ...
 
@@ -107,9 +109,9 @@ async def replay(
         when = batch[0].timestamp
         if when > clock.now():
             clock.set(when)
+        feed.apply_all(batch)
+        data.observe_all(batch)
         for snap in batch:
-            feed.apply(snap)
-            data.observe(snap)
             if snap.ticker not in seen:
                 seen.add(snap.ticker)
                 out.categories[snap.ticker] = snap.category or ""
@@ -123,12 +125,19 @@ async def replay(
         if progress is not None:
             progress(out.snapshots, when)
 
+    current: datetime | None = None  # the batch's timestamp
     async for snap in snapshots:
-        if batch and snap.timestamp != batch[0].timestamp:
-            await step()
-            batch = []
-        if batch and snap.timestamp < batch[0].timestamp:
-            raise ValueError("snapshots must arrive in time order")
+        ts = snap.timestamp
+        if ts != current:
+            if current is not None:
+                if ts < current:
+                    raise ValueError(
+                        f"snapshots must arrive in time order: {ts.isoformat()} after "
+                        f"{current.isoformat()}"
+                    )
+                await step()
+                batch = []
+            current = ts
         batch.append(snap)
         out.snapshots += 1
     if batch:

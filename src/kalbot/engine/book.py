@@ -6,9 +6,11 @@ Everything is in the held side's own price space: a NO bought at 0.30 that settl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from kalbot.domain.context import HeldPosition
 from kalbot.domain.market import Market, MarketResult
@@ -51,17 +53,107 @@ class ExitRules:
         return None
 
 
+class _Positions(dict[int, OpenPosition]):
+    """Open positions by id that also keep their ids by ticker (``for_ticker`` runs per market
+    per cycle; a scan of every position there grew with the book).
+
+    Every mutating dict method keeps the index; ``tickers[t]`` lists ``t``'s ids in this dict's
+    own order, so the first of them is the position a scan would have found first.
+    """
+
+    def __init__(self, items: Iterable[tuple[int, OpenPosition]] = ()) -> None:
+        super().__init__()
+        self.tickers: dict[str, dict[int, None]] = {}
+        for k, v in items:
+            self[k] = v
+
+    def _reindex(self) -> None:
+        self.tickers = {}
+        for k, v in self.items():
+            self.tickers.setdefault(v.ticker, {})[k] = None
+
+    def _unindex(self, key: int, pos: OpenPosition) -> None:
+        ids = self.tickers.get(pos.ticker)
+        if ids is not None:
+            ids.pop(key, None)
+            if not ids:
+                del self.tickers[pos.ticker]
+
+    def __setitem__(self, key: int, value: OpenPosition) -> None:
+        old = self.get(key)
+        super().__setitem__(key, value)
+        if old is None:
+            self.tickers.setdefault(value.ticker, {})[key] = None
+        elif old.ticker != value.ticker:
+            self._reindex()  # the id keeps its place in the dict: rebuild to keep the order
+
+    def __delitem__(self, key: int) -> None:
+        pos = self[key]
+        super().__delitem__(key)
+        self._unindex(key, pos)
+
+    _MISSING: Any = object()
+
+    def pop(self, key: int, default: Any = _MISSING) -> Any:
+        if key not in self:
+            if default is _Positions._MISSING:
+                raise KeyError(key)
+            return default
+        pos = super().pop(key)
+        self._unindex(key, pos)
+        return pos
+
+    def popitem(self) -> tuple[int, OpenPosition]:
+        key, pos = super().popitem()
+        self._unindex(key, pos)
+        return key, pos
+
+    def clear(self) -> None:
+        super().clear()
+        self.tickers = {}
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def setdefault(self, key: int, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __ior__(self, other: Any) -> _Positions:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def copy(self) -> dict[int, OpenPosition]:
+        return dict(self)
+
+
 class PositionBook:
     """The engine's open positions, keyed by id and by (ticker, side)."""
 
     def __init__(self, positions: list[OpenPosition] | None = None) -> None:
-        self.by_id: dict[int, OpenPosition] = {p.id: p for p in positions or []}
+        self._by_id = _Positions((p.id, p) for p in positions or [])
+
+    @property
+    def by_id(self) -> dict[int, OpenPosition]:
+        return self._by_id
+
+    @by_id.setter
+    def by_id(self, positions: dict[int, OpenPosition]) -> None:
+        self._by_id = _Positions(positions.items())
 
     def __len__(self) -> int:
-        return len(self.by_id)
+        return len(self._by_id)
 
     def for_ticker(self, ticker: str) -> OpenPosition | None:
-        return next((p for p in self.by_id.values() if p.ticker == ticker), None)
+        """The first open position in ``ticker`` (in the order positions were added)."""
+        ids = self._by_id.tickers.get(ticker)
+        return self._by_id[next(iter(ids))] if ids else None
+
+    def tickers(self) -> set[str]:
+        """Tickers with an open position."""
+        return set(self._by_id.tickers)
 
     def held(self, ticker: str) -> HeldPosition | None:
         p = self.for_ticker(ticker)

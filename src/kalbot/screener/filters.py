@@ -179,11 +179,12 @@ class Screener:
     def screen(self, markets: Iterable[Market], now: datetime) -> ScreenResult:
         out = ScreenResult()
         reason = self.reason if self._fused is None else self._fused
+        passed, rejected, counts = out.passed.append, out.rejected, out.counts
         for m in markets:
             why = reason(m, now)
             if why is None:
-                out.passed.append(m)
+                passed(m)
             else:
-                out.rejected[m.ticker] = why
-                out.counts[why] += 1
+                rejected[m.ticker] = why
+                counts[why] += 1
         return out

@@ -144,13 +144,17 @@ class MomentumStrategy:
         return not market.is_combo
 
     def decide(self, ctx: StrategyContext) -> DecisionResult:
-        mids = [
-            (p.yes_bid + p.yes_ask) / 2
-            for p in ctx.history[-(self.lookback + 1) :]
-            if p.yes_bid is not None and p.yes_ask is not None
-        ]
-        if len(mids) < self.lookback + 1:
+        # The move needs the last lookback + 1 points, each with both sides quoted; only the
+        # first and last mids enter it, so only those two are computed (this runs per market).
+        n = self.lookback + 1
+        points = ctx.history[-n:]
+        if len(points) < n:
             return skip("not_enough_history")
+        for p in points:
+            if p.yes_bid is None or p.yes_ask is None:
+                return skip("not_enough_history")
+        first, last = points[0], points[-1]
+        mids = ((first.yes_bid + first.yes_ask) / 2, (last.yes_bid + last.yes_ask) / 2)  # type: ignore[operator]
         move = mids[-1] - mids[0]
         if ctx.position is not None:
             signed = move if ctx.position.side is Side.YES else -move

@@ -109,6 +109,10 @@ class ExchangeMarketData:
         for market in self.exchange.markets(MarketStatus.ACTIVE):
             yield market
 
+    async def open_market_list(self) -> list[Market]:
+        """``open_markets`` as one list (the engine's batch read: no step per market)."""
+        return self.exchange.markets(MarketStatus.ACTIVE)
+
     async def market(self, ticker: str) -> Market:
         return self.exchange.market(ticker)
 

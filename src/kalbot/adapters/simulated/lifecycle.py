@@ -45,6 +45,11 @@ class Lifecycle(Matcher):
         self._settlements: dict[str, list[SettlementRecord]] = {}
         self._schedule: list[tuple[datetime, int, str, int]] = []
         self._last_fills: list[FillRow] = []
+        # Each market's last view and the state it was built from: a market whose state has
+        # not changed is shown as the same (immutable) ``Market`` instead of a rebuilt one.
+        self._views: dict[str, tuple[tuple[object, ...], Market]] = {}
+        # Recorded (volume_24h, open_interest) of quote-driven markets (see ``Tape``).
+        self._recorded: dict[str, tuple[Decimal, Decimal]] = {}
 
     # -- listing -------------------------------------------------------------------------------
     def add_market(self, spec: MarketSpec) -> None:
@@ -83,15 +88,12 @@ class Lifecycle(Matcher):
     def market(self, ticker: str) -> Market:
         """The market as a trader sees it: status, top of book, volume, result."""
         self._sync()
-        return self._market_view(self._market(ticker))
+        return self._view(self._market(ticker))
 
     def markets(self, status: MarketStatus | None = None) -> list[Market]:
         self._sync()
-        return [
-            self._market_view(m)
-            for m in self._markets.values()
-            if status is None or m.status is status
-        ]
+        view = self._view
+        return [view(m) for m in self._markets.values() if status is None or m.status is status]
 
     def quote(self, ticker: str) -> Quote:
         self._sync()
@@ -281,33 +283,73 @@ class Lifecycle(Matcher):
             yes_ask_size=units_to_count(book.no.sizes[nb]) if nb is not None else Decimal(0),
         )
 
+    def _view(self, m: MarketState) -> Market:
+        """``_market_view(m)``, reused while everything it shows is unchanged."""
+        ticker = m.spec.ticker
+        quote: object = m.tape_quote
+        if quote is None:
+            book = self._books[ticker]
+            yb, nb = book.yes.best(), book.no.best()
+            quote = (
+                yb,
+                nb,
+                book.yes.sizes[yb] if yb is not None else 0,
+                book.no.sizes[nb] if nb is not None else 0,
+            )
+        key = (
+            m.spec,
+            m.status,
+            m.close_time,
+            quote,
+            m.last_price,
+            m.volume,
+            m.open_interest,
+            m.result,
+            self._recorded.get(ticker),
+        )
+        hit = self._views.get(ticker)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        view = self._market_view(m)
+        self._views[ticker] = (key, view)
+        return view
+
     def _market_view(self, m: MarketState) -> Market:
         s = m.spec
+        recorded = self._recorded.get(s.ticker)
+        if recorded is not None:
+            volume_24h, open_interest = recorded
+        else:
+            volume_24h = units_to_count(m.volume)
+            open_interest = units_to_count(m.open_interest)
+        # Positional, in ``Market``'s field order (keywords cost a third more, per market);
+        # tests/simulated/test_lifecycle_views.py checks each field against its source.
         return Market(
-            ticker=s.ticker,
-            event_ticker=s.event_ticker,
-            title=s.title,
-            status=m.status,
-            quote=self._quote(s.ticker),
-            close_time=m.close_time,
-            series_ticker=s.series_ticker,
-            subtitle=s.subtitle,
-            yes_subtitle=s.yes_subtitle,
-            no_subtitle=s.no_subtitle,
-            category=s.category,
-            open_time=s.open_time,
-            expiration_time=m.close_time,
-            last_price=ticks_to_price(m.last_price) if m.last_price is not None else None,
-            volume=units_to_count(m.volume),
-            volume_24h=units_to_count(m.volume),
-            open_interest=units_to_count(m.open_interest),
-            result=m.result,
-            floor_strike=s.floor_strike,
-            cap_strike=s.cap_strike,
-            strike_type=s.strike_type,
-            rules_primary=s.rules_primary,
-            rules_secondary=s.rules_secondary,
-            price_ranges=s.price_ranges,
-            fee_type=s.fee_type,
-            fee_multiplier=s.fee_multiplier,
+            s.ticker,
+            s.event_ticker,
+            s.title,
+            m.status,
+            self._quote(s.ticker),
+            m.close_time,
+            s.series_ticker,
+            s.subtitle,
+            s.yes_subtitle,
+            s.no_subtitle,
+            s.category,
+            s.open_time,
+            m.close_time,  # expiration_time
+            ticks_to_price(m.last_price) if m.last_price is not None else None,
+            units_to_count(m.volume),
+            volume_24h,
+            open_interest,
+            m.result,
+            s.floor_strike,
+            s.cap_strike,
+            s.strike_type,
+            s.rules_primary,
+            s.rules_secondary,
+            s.price_ranges,
+            False,  # is_combo
+            s.fee_type,
+            s.fee_multiplier,
         )

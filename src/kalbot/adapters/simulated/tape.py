@@ -43,14 +43,49 @@ class Tape(Lifecycle):
             self._accounts[TAPE_ACCOUNT] = Account(TAPE_ACCOUNT, 0, unlimited=True)
 
     def update_quote(
-        self, ticker: str, quote: Quote, last_price: Decimal | None = None
+        self,
+        ticker: str,
+        quote: Quote,
+        last_price: Decimal | None = None,
+        *,
+        liquidity: tuple[Decimal, Decimal] | None = None,
     ) -> list[FillRow]:
-        """Record the market's new quote (YES-leg) and fill resting orders it reaches."""
+        """Record the market's new quote (YES-leg) and fill resting orders it reaches.
+
+        ``liquidity``: the recorded (24h volume, open interest) the market shows from now on
+        instead of the exchange's own counts (a replay knows them; the tape cannot).
+        """
+        now = self._sync()
+        return self._record_quote(self._market(ticker), now, quote, last_price, liquidity)
+
+    def update_quote_if_active(
+        self,
+        ticker: str,
+        quote: Quote,
+        last_price: Decimal | None = None,
+        liquidity: tuple[Decimal, Decimal] | None = None,
+    ) -> list[FillRow] | None:
+        """``update_quote`` while the market is active; None (nothing recorded) otherwise."""
         now = self._sync()
         m = self._market(ticker)
+        if m.status is not MarketStatus.ACTIVE:
+            return None
+        return self._record_quote(m, now, quote, last_price, liquidity)
+
+    def _record_quote(
+        self,
+        m: MarketState,
+        now: datetime,
+        quote: Quote,
+        last_price: Decimal | None,
+        liquidity: tuple[Decimal, Decimal] | None,
+    ) -> list[FillRow]:
+        ticker = m.spec.ticker
         if m.fill_model is None:
             raise ValueError(f"{ticker} is matched on its book; it takes no recorded quotes")
         m.tape_quote = quote
+        if liquidity is not None:
+            self._recorded[ticker] = liquidity
         new_print: Decimal | None = None
         # A recorded last price of 0 or 1 means "no trade yet"; one equal to the previous
         # update's is an old print (it may predate our orders). Only a changed last price
@@ -64,8 +99,10 @@ class Tape(Lifecycle):
                 m.last_price = ticks
         if m.status is not MarketStatus.ACTIVE:
             return []
-        out: list[FillRow] = []
         book = self._books[ticker]
+        if not book.yes.sizes and not book.no.sizes:
+            return []  # nothing rests: nothing to fill
+        out: list[FillRow] = []
         for leg, side in ((book.yes, Side.YES), (book.no, Side.NO)):
             for price, _ in leg.depth():
                 for o in leg.orders_at(price):

@@ -10,7 +10,7 @@ result when one is known (the ``results`` mapping, else the snapshot's ``metadat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -24,6 +24,7 @@ from kalbot.domain.market import MarketResult, MarketStatus, Quote
 from kalbot.domain.snapshot import Snapshot
 
 _TICK = Decimal("0.0001")
+_CACHE_LIMIT = 100_000
 
 
 class ReplayError(ValueError):
@@ -47,12 +48,21 @@ class ReplayDriver:
         *,
         fill_model: FillModel | None = None,
         results: Mapping[str, MarketResult] | None = None,
+        recorded_liquidity: bool = False,
     ) -> None:
+        """``recorded_liquidity``: replayed markets show each snapshot's 24h volume and open
+        interest (as a backtest's market data does) instead of the exchange's own counts."""
         self.exchange = exchange
         self.fill_model = fill_model or get_fill_model("conservative")
         self.results: dict[str, MarketResult] = dict(results or {})
         self.stats = ReplayStats()
+        self.recorded_liquidity = recorded_liquidity
         self._close: dict[str, datetime] = {}
+        self._unsettled: dict[str, datetime] = {}  # listed, not settled yet (by this driver)
+        # Recorded values repeat (prices sit on a grid, a quiet market's quote stays put):
+        # each distinct one is converted once and the same immutable result is reused.
+        self._quotes: dict[tuple[object, ...], tuple[Quote, Decimal | None]] = {}
+        self._liquidity: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
 
     def apply(self, snap: Snapshot) -> None:
         """List the snapshot's market if new, then record its quote.
@@ -60,35 +70,84 @@ class ReplayDriver:
         The exchange's clock should already be at the snapshot's time. A malformed snapshot
         (no close time, bad prices) skips its market with the reason in ``stats.skipped``.
         """
-        self.stats.snapshots += 1
-        ticker = snap.ticker
-        if ticker in self.stats.skipped:
-            return
-        try:
-            if ticker not in self._close:
-                self._list(snap)
-            quote, last = snapshot_quote(snap)
-        except ReplayError as e:
-            self.stats.skipped[ticker] = str(e)
-            return
-        result = snap.metadata.get("result") if snap.metadata else None
-        if ticker not in self.results and result in ("yes", "no"):
-            self.results[ticker] = MarketResult(result)
-        if self.exchange.market_status(ticker) is MarketStatus.ACTIVE:
-            self.exchange.update_quote(ticker, quote, last)
+        self.apply_all((snap,))
+
+    def apply_all(self, snaps: Sequence[Snapshot]) -> None:
+        """``apply`` each of ``snaps`` in order (the loop a backtest runs per snapshot)."""
+        stats = self.stats
+        skipped, closes, results = stats.skipped, self._close, self.results
+        quotes, counts = self._quotes, self._liquidity
+        recorded = self.recorded_liquidity
+        update = self.exchange.update_quote_if_active
+        for snap in snaps:
+            stats.snapshots += 1
+            ticker = snap.ticker
+            if ticker in skipped:
+                continue
+            meta = snap.metadata
+            yb, ya, nb, na, last = (
+                snap.yes_bid,
+                snap.yes_ask,
+                snap.no_bid,
+                snap.no_ask,
+                snap.last_price,
+            )
+            bs = meta.get("yes_bid_size") if meta else None
+            az = meta.get("yes_ask_size") if meta else None
+            # Recorded quotes repeat: each distinct one is converted once (``snapshot_quote``)
+            # and its immutable result reused. Types are part of the key: 1, 1.0 and True
+            # are equal keys but not equal inputs (a bool is refused, a float size is none).
+            key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na),
+                   type(last), type(bs), type(az))  # fmt: skip
+            try:
+                if ticker not in closes:
+                    self._list(snap)
+                try:
+                    hit = quotes.get(key)
+                except TypeError:  # an unhashable size: convert it the long way
+                    hit = snapshot_quote(snap)
+                else:
+                    if hit is None:
+                        hit = snapshot_quote(snap)  # errors are raised, never cached
+                        if len(quotes) >= _CACHE_LIMIT:
+                            quotes.clear()
+                        quotes[key] = hit
+            except ReplayError as e:
+                skipped[ticker] = str(e)
+                continue
+            if meta and ticker not in results:
+                result = meta.get("result")
+                if result in ("yes", "no"):
+                    results[ticker] = MarketResult(result)
+            liquidity = None
+            if recorded:
+                vol, oi = snap.volume_24h, snap.open_interest
+                lkey = (vol, oi, type(vol), type(oi))
+                liquidity = counts.get(lkey)
+                if liquidity is None:
+                    if len(counts) >= _CACHE_LIMIT:
+                        counts.clear()
+                    liquidity = counts[lkey] = (recorded_count(vol), recorded_count(oi))
+            update(ticker, hit[0], hit[1], liquidity)
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
         now = self.exchange.advance()
         out: list[SettlementRecord] = []
-        for ticker, close in self._close.items():
-            result = self.results.get(ticker)
-            if result is None or close > now:
+        done: list[str] = []
+        for ticker, close in self._unsettled.items():  # in listing order, as listed
+            if close > now:
                 continue
+            result = self.results.get(ticker)
+            if result is None:
+                continue
+            done.append(ticker)  # settled here or already finalized: never looked at again
             if self.exchange.market_status(ticker) is MarketStatus.FINALIZED:
                 continue
             out.extend(self.exchange.settle(ticker, result))
             self.stats.settled += 1
+        for ticker in done:
+            del self._unsettled[ticker]
         return out
 
     async def run(
@@ -118,8 +177,7 @@ class ReplayDriver:
         when = batch[0].timestamp
         if when > clock.now():
             clock.set(when)
-        for snap in batch:
-            self.apply(snap)
+        self.apply_all(batch)
         self.settle_due()
         if on_time is not None:
             await on_time(when)
@@ -144,6 +202,7 @@ class ReplayDriver:
         )
         self.exchange.add_quoted_market(spec, self.fill_model)
         self._close[snap.ticker] = close
+        self._unsettled[snap.ticker] = close
         self.stats.markets += 1
 
 
@@ -173,6 +232,11 @@ def snapshot_quote(snap: Snapshot) -> tuple[Quote, Decimal | None]:
         ),
         _price(snap.last_price, "last_price") or None,
     )
+
+
+def recorded_count(value: int | None) -> Decimal:
+    """A recorded volume or open interest; missing or negative counts show as 0."""
+    return Decimal(value) if value is not None and value > 0 else Decimal(0)
 
 
 def _price(value: float | None, name: str) -> Decimal | None:
