@@ -72,7 +72,7 @@ class ReplayDriver:
             self.stats.skipped[ticker] = str(e)
             return
         result = snap.metadata.get("result") if snap.metadata else None
-        if ticker not in self.results and result in ("yes", "no"):
+        if ticker not in self.results and result in ("yes", "no", "void"):
             self.results[ticker] = MarketResult(result)
         if self.exchange.market_status(ticker) is MarketStatus.ACTIVE:
             self.exchange.update_quote(ticker, quote, last)

@@ -135,7 +135,7 @@ class SimService:
             if status is not MarketStatus.CLOSED:
                 continue
             result = ex.market_spec(t).expected_result
-            if result not in {MarketResult.YES, MarketResult.NO}:
+            if result not in {MarketResult.YES, MarketResult.NO, MarketResult.VOID}:
                 continue  # no known result: stays closed, as a market awaiting determination
             if now >= ex.market(t).close_time + self.config.settlement_delay:
                 assert result is not None
@@ -234,9 +234,11 @@ class SimService:
         elif kind == "settled":
             if ev.result is not None:
                 msg["result"] = ev.result.value
-                msg["settlement_value"] = dollars(
-                    Decimal(1) if ev.result is MarketResult.YES else Decimal(0)
-                )
+                if ev.result in {MarketResult.YES, MarketResult.NO}:
+                    # a void has no per-contract value: holders are refunded at cost
+                    msg["settlement_value"] = dollars(
+                        Decimal(1) if ev.result is MarketResult.YES else Decimal(0)
+                    )
             msg["settled_ts"] = unix_s(ev.ts)
         elif kind in {"activated", "deactivated"}:
             msg["is_deactivated"] = kind == "deactivated"
