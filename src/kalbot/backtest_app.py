@@ -134,10 +134,11 @@ async def load_analyses(repo: Repository, start: datetime, end: datetime) -> lis
 
 
 async def load_results(repo: Repository) -> dict[str, MarketResult]:
-    """Known market results (``market_results``); only YES/NO settle a replayed market."""
+    """Known market results (``market_results``); YES/NO/VOID settle a replayed market (a void
+    refunds holders at cost); scalar results are not replayed."""
     async with repo.connection("reading market results") as conn:
         rows = (await conn.execute(text("SELECT ticker, result FROM market_results"))).all()
-    return {str(t): MarketResult(r) for t, r in rows if r in ("yes", "no")}
+    return {str(t): MarketResult(r) for t, r in rows if r in ("yes", "no", "void")}
 
 
 def _model_settings(settings: Settings, choice: AnalystChoice) -> tuple[Settings, str | None]:

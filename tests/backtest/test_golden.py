@@ -145,3 +145,19 @@ async def test_no_data_is_a_clear_error_never_invented(sqlite_url: str) -> None:
             await run_backtest(golden.settings(), repo, BacktestSpec(T0, END, D(1000)))
     finally:
         await repo.close()
+
+
+async def test_a_void_result_refunds_the_entry_and_loses_only_the_fee(sqlite_url: str) -> None:
+    ms = [golden.GoldenMarket("GLD-V", "void", "0.80", golden.flat(0.48, 0.50))]
+    rep = await _run(sqlite_url, ms)
+    (tr,) = rep.trades
+    assert (tr.ticker, tr.side, tr.quantity, tr.close_reason) == (
+        "GLD-V",
+        "yes",
+        D(10),
+        "settled_void",
+    )
+    assert tr.entry_price == tr.exit_price == D("0.50")
+    assert tr.fees == D("0.18") and tr.pnl == D("-0.18")
+    assert tr.exit_time >= CLOSE and rep.open_at_end == ()
+    assert rep.equity_metrics.final_equity == D("999.82")

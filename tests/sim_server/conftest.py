@@ -90,9 +90,12 @@ class Sim:
         return await self.request("POST", "/portfolio/events/orders", json=base)
 
 
-def make_exchange(clock: AcceleratedClock) -> Exchange:
+def make_exchange(
+    clock: AcceleratedClock,
+    results: tuple[MarketResult, MarketResult] = (MarketResult.YES, MarketResult.NO),
+) -> Exchange:
     ex = Exchange(clock)
-    for ticker, result in ((YES_MKT, MarketResult.YES), (NO_MKT, MarketResult.NO)):
+    for ticker, result in zip((YES_MKT, NO_MKT), results, strict=True):
         ex.add_market(
             MarketSpec(
                 ticker=ticker,
@@ -148,14 +151,21 @@ def fault_config() -> FaultConfig | None:
 
 
 @pytest.fixture
+def results() -> tuple[MarketResult, MarketResult]:
+    """The scenario results of YES_MKT and NO_MKT (a test may override the fixture)."""
+    return (MarketResult.YES, MarketResult.NO)
+
+
+@pytest.fixture
 async def sim(
     key_pem: bytes,
     public_keys: tuple[PublicKey, PublicKey],
     sim_options: ServerOptions,
     fault_config: FaultConfig | None,
+    results: tuple[MarketResult, MarketResult],
 ) -> AsyncIterator[Sim]:
     clock = AcceleratedClock(START, speed=1.0)
-    ex = make_exchange(clock)
+    ex = make_exchange(clock, results)
     seed_book(ex)
     service, keys = build_service(
         ex,

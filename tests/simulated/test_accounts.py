@@ -94,6 +94,43 @@ def test_scalar_settlement_pays_the_value_to_yes_and_the_rest_to_no(ex: Exchange
     assert records["alice"].revenue == D("3") and records["bob"].revenue == D("7")
 
 
+def test_void_refunds_every_holder_its_cost_and_keeps_fees_and_realised_pnl(
+    ex: Exchange,
+) -> None:
+    _trade(ex, "alice", "bob", "0.40", 10)  # alice 10 YES at 0.40, bob 10 NO at 0.60
+    ex.place("carol", order(BID, "0.70", 4, "c1"))
+    ex.place("alice", order(ASK, "0.70", 4, "a2", IOC))  # alice sells 4 YES to carol at 0.70
+    fees = {a: ex.fees_paid(a) for a in ("alice", "bob", "carol")}
+    assert fees["alice"] > 0 and fees["bob"] > 0  # the takers paid
+    before = {a: ex.balance(a) for a in ("alice", "bob", "carol")}
+    records = {r.account_id: r for r in ex.settle(TICKER, MarketResult.VOID)}
+    # refunds at cost: alice's 6 left at 0.40, bob's 10 NO at 0.60, carol's 4 YES at 0.70
+    assert {a: r.revenue for a, r in records.items()} == {
+        "alice": D("2.40"), "bob": D("6.00"), "carol": D("2.80")
+    }  # fmt: skip
+    assert records["bob"].no_count == D("10") and records["bob"].no_total_cost == D("6.00")
+    assert records["carol"].yes_count == D("4") and records["carol"].yes_total_cost == D("2.80")
+    assert all(r.market_result is MarketResult.VOID and r.fee_cost == 0 for r in records.values())
+    for a, r in records.items():
+        assert ex.balance(a) == before[a] + r.revenue
+        assert ex.fees_paid(a) == fees[a]  # fees are not refunded
+    # alice realised 4 x (0.70 - 0.40) = 1.20 before the void and keeps it: the refunds
+    # (11.20) exceed the 10 open pairs' collateral by exactly that
+    assert sum(r.revenue for r in records.values()) == D("10") + D("1.20")
+    assert ex.positions("alice") == [] and ex.market(TICKER).result is MarketResult.VOID
+    assert ex.market(TICKER).status is MarketStatus.FINALIZED
+    with pytest.raises(EngineError) as err:
+        ex.settle(TICKER, MarketResult.VOID)
+    assert err.value.code is ErrorCode.INVALID_SETTLEMENT
+
+
+def test_void_takes_no_settlement_value(ex: Exchange) -> None:
+    with pytest.raises(EngineError) as err:
+        ex.settle(TICKER, MarketResult.VOID, D("0.5"))
+    assert err.value.code is ErrorCode.INVALID_SETTLEMENT
+    assert ex.market(TICKER).status is not MarketStatus.FINALIZED
+
+
 def test_maker_fees_only_where_the_series_charges_them(clock: ManualClock) -> None:
     ex = Exchange(clock)
     ex.add_market(spec("MAKER", fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES))

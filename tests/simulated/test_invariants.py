@@ -3,7 +3,9 @@
 After every operation: no balance (or available balance) is negative; on every market the YES
 contracts held equal the NO contracts held (= open interest); and cash + $1 per open contract
 pair + fees collected equals the money deposited, so settling either way conserves it too.
-Every trade has exactly two fills of equal size at one YES price, one taker and one maker.
+A void refunds every holder its cost basis: the money that adds (or removes) is exactly the
+trading P&L the market's traders realised before fees. Every trade has exactly two fills of
+equal size at one YES price, one taker and one maker.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def _fresh() -> Exchange:
     return ex
 
 
-def _check(ex: Exchange) -> None:
+def _check(ex: Exchange, paid_in: Decimal = Decimal(0)) -> None:
+    """``paid_in``: money void settlements added beyond the collateral they released."""
     total = Decimal(0)
     held: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for acct in ACCOUNTS:
@@ -87,7 +90,28 @@ def _check(ex: Exchange) -> None:
         yes, no = held[t]
         assert yes == no == ex.market(t).open_interest
         open_pairs += yes
-    assert total + open_pairs == DEPOSIT * len(ACCOUNTS)
+    assert total + open_pairs == DEPOSIT * len(ACCOUNTS) + paid_in
+
+
+def _settle(ex: Exchange, ticker: str, result: MarketResult) -> Decimal:
+    """Settle ``ticker``; for a void check every refund and return what the void paid in."""
+    before = {a: next((p for p in ex.positions(a) if p.ticker == ticker), None) for a in ACCOUNTS}
+    cash = {a: ex.balance(a) for a in ACCOUNTS}
+    records = {r.account_id: r for r in ex.settle(ticker, result)}
+    if result is not MarketResult.VOID:
+        return Decimal(0)
+    realised = Decimal(0)
+    for a, p in before.items():
+        refund = Decimal(0) if p is None else p.market_exposure
+        assert ex.balance(a) - cash[a] == refund
+        if p is not None:
+            r = records[a]
+            assert r.market_result is MarketResult.VOID and r.revenue == refund
+            assert r.yes_count == max(p.position, Decimal(0))
+            assert r.no_count == max(-p.position, Decimal(0))
+            assert r.yes_total_cost + r.no_total_cost == refund
+            realised += p.realized_pnl + p.fees_paid  # before fees
+    return realised
 
 
 def _run(ex: Exchange, op: tuple[object, ...], n: int) -> None:
@@ -150,7 +174,12 @@ def _run(ex: Exchange, op: tuple[object, ...], n: int) -> None:
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(flow=flows, results=st.tuples(*(st.sampled_from([MarketResult.YES, MarketResult.NO]),) * 2))
+@given(
+    flow=flows,
+    results=st.tuples(
+        *(st.sampled_from([MarketResult.YES, MarketResult.NO, MarketResult.VOID]),) * 2
+    ),
+)
 def test_random_flows_conserve_money_and_contracts(
     flow: list[tuple[object, ...]], results: tuple[MarketResult, MarketResult]
 ) -> None:
@@ -169,9 +198,10 @@ def test_random_flows_conserve_money_and_contracts(
         assert maker.yes_price == taker.yes_price == trade.yes_price
         assert maker.book_side is not taker.book_side
         assert maker.account_id != taker.account_id
+    paid_in = Decimal(0)
     for t, result in zip(TICKERS, results, strict=True):
-        ex.settle(t, result)
-    _check(ex)
+        paid_in += _settle(ex, t, result)
+        _check(ex, paid_in)
     assert all(ex.available_balance(a) == ex.balance(a) for a in ACCOUNTS)
 
 
@@ -200,9 +230,10 @@ def test_a_long_seeded_flow_trades_a_lot_and_keeps_every_invariant() -> None:
         _run(ex, op, n)
         _check(ex)
     assert len(ex.trades()) > 200
-    for t, result in zip(TICKERS, (MarketResult.YES, MarketResult.NO), strict=True):
-        ex.settle(t, result)
-    _check(ex)
+    paid_in = _settle(ex, TICKERS[0], MarketResult.VOID)
+    _check(ex, paid_in)
+    paid_in += _settle(ex, TICKERS[1], MarketResult.NO)
+    _check(ex, paid_in)
 
 
 def test_book_deltas_rebuild_the_book_and_every_fill_is_announced() -> None:

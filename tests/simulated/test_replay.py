@@ -207,3 +207,25 @@ async def test_apply_all_leaves_the_exchange_as_apply_one_by_one_does() -> None:
             driver.settle_due()
         views.append(([ex.market(t) for t in ex.tickers()], driver.stats))
     assert views[0] == views[1]
+
+
+async def test_a_recorded_void_result_refunds_the_position_at_cost() -> None:
+    clock = ManualClock(T0)
+    ex = Exchange(clock)
+    ex.open_account("bot", D(100))
+    broker = SimulatedBroker(ex, "bot")
+    driver = ReplayDriver(ex)
+
+    async def trade(when: datetime) -> None:
+        if when == T0:
+            yes = OrderIntent("REC-1", Side.YES, Action.BUY, D(4), D("0.45"), "y", TimeInForce.IOC)
+            await broker.place(yes, ex.market("REC-1"))
+
+    void = {"result": "void", "event_ticker": "REC", "yes_ask_size": 50, "yes_bid_size": 50}
+    snaps = [_snap(0, 0.40, 0.45, metadata=void), _snap(150, 0.40, 0.45, metadata=void)]
+    stats = await driver.run(_aiter(snaps), clock, trade)
+    assert stats.settled == 1 and ex.market("REC-1").result is MarketResult.VOID
+    (record,) = ex.settlements("bot")
+    assert record.market_result is MarketResult.VOID and record.revenue == D("1.80")
+    fees = sum((f.fee for f in await broker.fills()), D(0))
+    assert fees > 0 and await broker.balance() == D(100) - fees  # only the fee is lost

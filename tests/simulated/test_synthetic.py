@@ -120,3 +120,47 @@ async def test_driver_keeps_markets_quoted_lets_a_bot_trade_and_settles_them() -
     assert len(ex.settlements("bot")) == 2
     for name in INTERNAL_ACCOUNTS:
         assert ex.balance(name) >= 0
+
+
+def test_void_rate_voids_whole_events_and_leaves_the_markets_unchanged() -> None:
+    plain = SyntheticScenario(markets=30, days=3, seed=2)
+    voided = SyntheticScenario(markets=30, days=3, seed=2, void_rate=0.4)
+    assert [(m.ticker, m.fair) for m in plain.markets] == [
+        (m.ticker, m.fair) for m in voided.markets
+    ]
+    by_event: dict[str, set[MarketResult]] = {}
+    for m in voided.markets:
+        by_event.setdefault(m.spec.event_ticker, set()).add(m.result)
+        assert m.spec.expected_result is m.result
+    void_events = [e for e, rs in by_event.items() if MarketResult.VOID in rs]
+    assert void_events and all(by_event[e] == {MarketResult.VOID} for e in void_events)
+    assert len(void_events) < len(by_event)
+    with pytest.raises(ValueError):
+        SyntheticScenario(void_rate=1.5)
+
+
+async def test_driver_settles_a_voided_market_by_refunding_at_cost() -> None:
+    scenario = SyntheticScenario(markets=3, days=1, seed=5, void_rate=1.0)
+    clock = ManualClock(scenario.start)
+    ex = Exchange(clock)
+    driver = SyntheticDriver(scenario, ex)
+    ex.open_account("bot", Decimal(1000))
+    broker = SimulatedBroker(ex, "bot")
+    paid = Decimal(0)
+    while clock.now() < scenario.end + timedelta(hours=2):
+        clock.advance(timedelta(hours=1))
+        driver.step()
+        for market in ex.markets(MarketStatus.ACTIVE):
+            ask = market.quote.ask(Side.YES)
+            if paid or ask is None:
+                continue
+            intent = OrderIntent(
+                market.ticker, Side.YES, Action.BUY, Decimal(2), ask, "v", TimeInForce.IOC
+            )
+            ack = await broker.place(intent, market)
+            paid = ack.filled_count * ask
+    assert paid > 0
+    assert all(ex.market(m.ticker).result is MarketResult.VOID for m in scenario.markets)
+    (record,) = ex.settlements("bot")
+    assert record.market_result is MarketResult.VOID and record.revenue == paid
+    assert await broker.balance() == Decimal(1000) - ex.fees_paid("bot")

@@ -135,6 +135,12 @@ def serve(
     settlement_delay_minutes: float = typer.Option(
         5.0, min=0, help="Simulated minutes from close to settlement."
     ),
+    live_window_hours: float = typer.Option(
+        2160.0,
+        min=0.001,
+        help="Simulated hours the live endpoints reach back; older data is on /historical/* "
+        "only (Kalshi: about 3 months = 2160).",
+    ),
     replay_from: str = typer.Option("2000-01-01", help="Replay: first snapshot day (UTC)."),
     replay_to: str = typer.Option("2100-01-01", help="Replay: day after the last one (UTC)."),
     database_url: str | None = typer.Option(
@@ -156,6 +162,7 @@ def serve(
     ),
 ) -> None:
     """Serve a simulated Kalshi on 127.0.0.1 (REST /trade-api/v2, WebSocket /trade-api/ws/v2)."""
+    from dataclasses import replace
     from datetime import timedelta
 
     from kalbot.adapters.simulated.server.app import (
@@ -193,6 +200,7 @@ def serve(
         )  # fmt: skip
     except ValueError as e:
         fail(str(e))
+    service.config = replace(service.config, live_window=timedelta(hours=live_window_hours))
     app = create_app(
         service,
         registry,

@@ -153,6 +153,13 @@ class Lifecycle(Matcher):
     ) -> list[SettlementRecord]:
         """Determine and settle a market: $1.00 per winning contract (scalar: the value per YES).
 
+        ``VOID`` refunds every holder the cost basis of the contracts it still holds (what it
+        paid for them; fees are not refunded, and profit or loss already realised on contracts
+        closed before the void stands). Unlike YES/NO/scalar, whose payouts add up to the $1.00
+        of collateral per open pair, a refund at cost can differ from that collateral: the
+        difference is exactly the trading P&L (before fees) the market's traders realised by
+        closing contracts, and the exchange makes it up (or keeps it).
+
         A market still open is closed first. Returns one record per account that held or
         traded the market.
         """
@@ -168,6 +175,10 @@ class Lifecycle(Matcher):
             yes_pays = ONE_TICKS
         elif result is MarketResult.NO:
             yes_pays = 0
+        elif result is MarketResult.VOID:
+            if settlement_value is not None:
+                raise EngineError(ErrorCode.INVALID_SETTLEMENT, "void takes no settlement value")
+            yes_pays = -1  # no per-contract payout: each holder gets its cost back
         else:
             raise EngineError(ErrorCode.INVALID_SETTLEMENT, f"cannot settle as {result.value}")
         if m.status not in _AFTER_CLOSE:
@@ -182,7 +193,10 @@ class Lifecycle(Matcher):
             if state is None:
                 continue
             pos = state.position
-            payout = pos * yes_pays if pos > 0 else -pos * (ONE_TICKS - yes_pays)
+            if yes_pays < 0:  # void: refund at cost
+                payout = state.cost
+            else:
+                payout = pos * yes_pays if pos > 0 else -pos * (ONE_TICKS - yes_pays)
             acct.cash += payout
             record = SettlementRecord(
                 ticker=ticker,

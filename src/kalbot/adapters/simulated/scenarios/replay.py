@@ -117,7 +117,7 @@ class ReplayDriver:
                 continue
             if meta and ticker not in results:
                 result = meta.get("result")
-                if result in ("yes", "no"):
+                if result in ("yes", "no", "void"):
                     results[ticker] = MarketResult(result)
             liquidity = None
             if recorded:

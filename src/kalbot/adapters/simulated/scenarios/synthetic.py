@@ -17,7 +17,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -92,7 +92,10 @@ class SynthMarket:
 class SyntheticScenario:
     """``markets`` markets opening and closing within ``days`` days from ``start``.
 
-    All markets close inside the window, so every one has a result.
+    All markets close inside the window, so every one has a result. ``void_rate`` is the
+    chance that an event is voided (every bracket's result ``VOID``: holders are refunded at
+    cost); it is drawn from its own seeded stream, so the markets and their prices are the
+    same whatever the rate, and ``0`` (the default) gives exactly the history it always did.
     """
 
     def __init__(
@@ -103,7 +106,10 @@ class SyntheticScenario:
         seed: int = 0,
         start: datetime = DEFAULT_START,
         step: timedelta = timedelta(hours=1),
+        void_rate: float = 0.0,
     ) -> None:
+        if not 0.0 <= void_rate <= 1.0:
+            raise ValueError("void_rate must lie in [0, 1]")
         if markets < 1:
             raise ValueError("markets must be at least 1")
         if days < 1:
@@ -116,7 +122,8 @@ class SyntheticScenario:
         self.start = start
         self.end = start + timedelta(days=days)
         self.step = step
-        self.markets: list[SynthMarket] = self._generate(markets)
+        self.void_rate = void_rate
+        self.markets: list[SynthMarket] = self._void(self._generate(markets))
 
     # -- generation ----------------------------------------------------------------------------
     def _generate(self, count: int) -> list[SynthMarket]:
@@ -141,6 +148,22 @@ class SyntheticScenario:
             out.extend(
                 self._event(rng, series, event, size, open_time, close_time, close_i - open_i)
             )
+        return out
+
+    def _void(self, markets: list[SynthMarket]) -> list[SynthMarket]:
+        if self.void_rate <= 0:
+            return markets
+        rng = random.Random(f"kalbot-synth-void:{self.seed}")
+        voided: dict[str, bool] = {}
+        out = []
+        for m in markets:
+            event = m.spec.event_ticker
+            if event not in voided:
+                voided[event] = rng.random() < self.void_rate
+            if voided[event]:
+                spec = replace(m.spec, expected_result=MarketResult.VOID)
+                m = replace(m, spec=spec, result=MarketResult.VOID)
+            out.append(m)
         return out
 
     def _event(
@@ -225,7 +248,7 @@ class SyntheticScenario:
     def snapshots(self) -> Iterator[Snapshot]:
         """Every market's quote at every step of its life, ordered by (time, ticker).
 
-        ``metadata`` carries ``result`` (``"yes"``/``"no"``: the market's eventual result,
+        ``metadata`` carries ``result`` (``"yes"``/``"no"``/``"void"``: the eventual result,
         known because the history is complete), event and series tickers, quote sizes,
         status and open time.
         """

@@ -33,6 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from kalbot.adapters.simulated.server.auth import AuthError, KeyRegistry
 from kalbot.adapters.simulated.server.http import API_PREFIX, Plumbing, RequestTap, Tap, route
 from kalbot.adapters.simulated.server.ratelimit import RateLimiter
+from kalbot.adapters.simulated.server.rest_historical import HistoricalRoutes
 from kalbot.adapters.simulated.server.rest_market import MarketRoutes
 from kalbot.adapters.simulated.server.rest_portfolio import NOT_IN_SPEC, PortfolioRoutes
 from kalbot.adapters.simulated.server.service import SimService
@@ -63,9 +64,12 @@ def create_app(
     opts = options or ServerOptions()
     plumbing = Plumbing(keys, opts.rate_limiter, service.faults, opts.tap, opts.request_tap)
     routes: list[BaseRoute] = []
+    market = MarketRoutes(service, opts.rate_limiter)
+    portfolio = PortfolioRoutes(service)
     for method, template, handler, auth in [
-        *MarketRoutes(service, opts.rate_limiter).routes(),
-        *PortfolioRoutes(service).routes(),
+        *market.routes(),
+        *portfolio.routes(),
+        *HistoricalRoutes(service, market, portfolio).routes(),
     ]:
         routes.append(
             route(

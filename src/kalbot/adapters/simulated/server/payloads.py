@@ -292,7 +292,10 @@ def cents(amount: Decimal) -> int:
 
 
 def settlement(s: SettlementRecord) -> dict[str, Any]:
-    result = s.market_result.value if s.market_result is not MarketResult.VOID else "scalar"
+    # openapi.yaml's market_result has no "void": a void shows as a "scalar" settlement with
+    # no per-contract ``value`` (null) whose ``revenue`` is the holder's cost refunded.
+    void = s.market_result is MarketResult.VOID
+    result = "scalar" if void else s.market_result.value
     return {
         "ticker": s.ticker,
         "event_ticker": s.event_ticker,
@@ -305,5 +308,5 @@ def settlement(s: SettlementRecord) -> dict[str, Any]:
         "revenue": cents(s.revenue),
         "settled_time": rfc3339(s.settled_time),
         "fee_cost": dollars(s.fee_cost),
-        "value": 100 if s.market_result is MarketResult.YES else 0,
+        "value": None if void else 100 if s.market_result is MarketResult.YES else 0,
     }

@@ -59,7 +59,7 @@ class MarketRoutes:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _market_json(self, m: Market) -> dict[str, Any]:
+    def market_json(self, m: Market) -> dict[str, Any]:
         s = self.s
         return payloads.market(
             m,
@@ -74,6 +74,16 @@ class MarketRoutes:
             return self.s.exchange.market(ticker)
         except EngineError as e:
             raise engine_error(e) from None
+
+    def _live_market(self, ticker: str) -> Market:
+        """A market the live endpoints still serve (one settled before the cutoff is 404)."""
+        m = self._market(ticker)
+        if self.s.market_archived(ticker, self.s.cutoff()):
+            raise WireError(
+                404, "not_found", f"{ticker} settled before the historical cutoff: "
+                "see /historical/markets",
+            )  # fmt: skip
+        return m
 
     def _specs(self) -> list[MarketSpec]:
         ex = self.s.exchange
@@ -103,13 +113,13 @@ class MarketRoutes:
         return 200, {"as_of_time": rfc3339(self.s.now())}
 
     async def historical_cutoff(self, ctx: Ctx) -> Result:
-        # Everything the simulator knows is "live": the cutoff lies before its first market.
-        epoch = rfc3339(datetime(2020, 1, 1, tzinfo=UTC))
+        # One boundary for all four partitions: the simulated now minus the live window.
+        cutoff = rfc3339(self.s.cutoff())
         return 200, {
-            "market_settled_ts": epoch,
-            "trades_created_ts": epoch,
-            "orders_updated_ts": epoch,
-            "market_positions_last_updated_ts": epoch,
+            "market_settled_ts": cutoff,
+            "trades_created_ts": cutoff,
+            "orders_updated_ts": cutoff,
+            "market_positions_last_updated_ts": cutoff,
         }
 
     async def account_limits(self, ctx: Ctx) -> Result:
@@ -202,7 +212,7 @@ class MarketRoutes:
                 continue
             ev = self._event_json(ticker, specs)
             if nested:
-                ev["markets"] = [self._market_json(m) for m in markets]
+                ev["markets"] = [self.market_json(m) for m in markets]
             items.append(ev)
         page, cursor = paginate(items, q, default_limit=200, max_limit=200)
         return 200, {"events": list(page), "cursor": cursor}
@@ -212,7 +222,7 @@ class MarketRoutes:
         specs = self._events().get(ticker)
         if not specs:
             raise WireError(404, "not_found", f"no event {ticker}")
-        markets = [self._market_json(self._market(s.ticker)) for s in specs]
+        markets = [self.market_json(self._market(s.ticker)) for s in specs]
         return 200, {"event": self._event_json(ticker, specs), "markets": markets}
 
     # --- markets -------------------------------------------------------------------------
@@ -236,12 +246,15 @@ class MarketRoutes:
         min_close = _ts_param(q, "min_close_ts")
         max_close = _ts_param(q, "max_close_ts")
         ex = self.s.exchange
+        cutoff = self.s.cutoff()
         found: list[Market] = []
         for t in tickers if tickers is not None else ex.tickers():
             try:
                 spec = ex.market_spec(t)
             except EngineError:
                 continue
+            if self.s.market_archived(t, cutoff):
+                continue  # served by /historical/markets
             if event and spec.event_ticker != event:
                 continue
             if series and spec.series_ticker != series:
@@ -253,10 +266,10 @@ class MarketRoutes:
                 continue
             found.append(m)
         page, cursor = paginate(found, q)
-        return 200, {"markets": [self._market_json(m) for m in page], "cursor": cursor}
+        return 200, {"markets": [self.market_json(m) for m in page], "cursor": cursor}
 
     async def market_one(self, ctx: Ctx) -> Result:
-        return 200, {"market": self._market_json(self._market(ctx.path_params["ticker"]))}
+        return 200, {"market": self.market_json(self._live_market(ctx.path_params["ticker"]))}
 
     def _orderbook_json(self, ticker: str, depth: int) -> dict[str, Any]:
         try:
@@ -283,27 +296,33 @@ class MarketRoutes:
             ]
         }
 
-    def _trades(self, q: dict[str, str]) -> list[TradeRecord]:
+    def trade_list(self, q: dict[str, str], *, historical: bool) -> list[TradeRecord]:
+        """Public trades matching ``q``, newest first: those before the cutoff when
+        ``historical``, the others otherwise."""
         ticker = q.get("ticker") or None
         min_ts, max_ts = _ts_param(q, "min_ts"), _ts_param(q, "max_ts")
-        trades = self.s.exchange.trades(ticker, min_ts)
-        if max_ts is not None:
-            trades = [t for t in trades if t.ts <= max_ts]
+        cutoff = self.s.cutoff()
+        trades = [
+            t
+            for t in self.s.exchange.trades(ticker, min_ts)
+            if (t.ts < cutoff) == historical and (max_ts is None or t.ts <= max_ts)
+        ]
         trades.reverse()  # newest first, as Kalshi lists them
         return trades
 
     async def trades(self, ctx: Ctx) -> Result:
         if ctx.query.get("is_block_trade", "false").lower() == "true":
             return 200, {"trades": [], "cursor": ""}
-        page, cursor = paginate(self._trades(ctx.query), ctx.query)
+        page, cursor = paginate(self.trade_list(ctx.query, historical=False), ctx.query)
         return 200, {"trades": [payloads.trade(t) for t in page], "cursor": cursor}
 
     async def candlesticks(self, ctx: Ctx) -> Result:
         ticker = ctx.path_params["ticker"]
-        m = self._market(ticker)
+        m = self._live_market(ticker)
         return 200, {"ticker": ticker, "candlesticks": self._candles(m, ctx.query)}
 
-    def _candles(self, m: Market, q: dict[str, str]) -> list[dict[str, Any]]:
+    def candle_buckets(self, m: Market, q: dict[str, str]) -> list[tuple[int, list[TradeRecord]]]:
+        """The trades of ``m`` in ``[start_ts, end_ts]`` grouped by the end of their period."""
         start = query_int(q, "start_ts", None)
         end = query_int(q, "end_ts", None)
         period = query_int(q, "period_interval", None)
@@ -313,11 +332,15 @@ class MarketRoutes:
             )
         assert period is not None
         span = period * 60
-        trades = [t for t in self.s.exchange.trades(m.ticker) if start <= t.ts.timestamp() <= end]
         buckets: dict[int, list[TradeRecord]] = {}
-        for t in trades:
-            end_ts = (int(t.ts.timestamp()) // span + 1) * span
-            buckets.setdefault(end_ts, []).append(t)
+        for t in self.s.exchange.trades(m.ticker):
+            if start <= t.ts.timestamp() <= end:
+                end_ts = (int(t.ts.timestamp()) // span + 1) * span
+                buckets.setdefault(end_ts, []).append(t)
+        return sorted(buckets.items())
+
+    def _candles(self, m: Market, q: dict[str, str]) -> list[dict[str, Any]]:
+        buckets = self.candle_buckets(m, q)
         q_ = m.quote
         bid = dollars(q_.yes_bid if q_.yes_bid is not None else Decimal(0))
         ask = dollars(q_.yes_ask if q_.yes_ask is not None else Decimal(1))
@@ -325,7 +348,7 @@ class MarketRoutes:
         flat_bid = {f"{k}_dollars": bid for k in ("open", "low", "high", "close")}
         flat_ask = {f"{k}_dollars": ask for k in ("open", "low", "high", "close")}
         out = []
-        for end_ts, ts in sorted(buckets.items()):
+        for end_ts, ts in buckets:
             prices = [t.yes_price for t in ts]
             vol = sum((t.count for t in ts), Decimal(0))
             mean = sum((t.yes_price * t.count for t in ts), Decimal(0)) / vol

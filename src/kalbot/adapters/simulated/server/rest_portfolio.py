@@ -8,7 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
-from kalbot.adapters.simulated.records import PlaceResult, SelfTradePrevention
+from kalbot.adapters.simulated.records import (
+    FillRecord,
+    PlaceResult,
+    PositionView,
+    SelfTradePrevention,
+)
 from kalbot.adapters.simulated.server import payloads
 from kalbot.adapters.simulated.server.http import Ctx
 from kalbot.adapters.simulated.server.rest_market import Result, _ts_param, engine_error
@@ -148,6 +153,11 @@ class PortfolioRoutes:
             if "total_traded" in filters and p.total_traded == 0:
                 continue
             rows.append(p)
+        return 200, self.positions_page(rows, q)
+
+    def positions_page(self, rows: list[PositionView], q: dict[str, str]) -> dict[str, Any]:
+        """A ``GetPositionsResponse`` page of ``rows`` with its per-event totals."""
+        ex = self.s.exchange
         page, cursor = paginate(rows, q)
         now = self.s.now()
         events: dict[str, dict[str, Decimal]] = {}
@@ -160,7 +170,7 @@ class PortfolioRoutes:
             agg["shares"] += abs(p.position)
             agg["pnl"] += p.realized_pnl
             agg["fees"] += p.fees_paid
-        return 200, {
+        return {
             "market_positions": [payloads.position(p, now) for p in page],
             "event_positions": [
                 {
@@ -190,10 +200,12 @@ class PortfolioRoutes:
         rows = ex.orders(
             acct, ticker=q.get("ticker") or None, status=OrderStatus(status) if status else None
         )
+        cutoff = self.s.cutoff()
         rows = [
             o
             for o in rows
-            if (not events or ex.market_spec(o.ticker).event_ticker in events)
+            if not self.s.order_archived(o, cutoff)  # those are on /historical/orders
+            and (not events or ex.market_spec(o.ticker).event_ticker in events)
             and (min_ts is None or o.last_update_time >= min_ts)
             and (max_ts is None or o.created_time <= max_ts)
         ]
@@ -206,20 +218,29 @@ class PortfolioRoutes:
             o = self.s.exchange.order(_account(ctx), ctx.path_params["order_id"])
         except EngineError as e:
             raise engine_error(e) from None
+        if self.s.order_archived(o, self.s.cutoff()):
+            raise WireError(404, "not_found", f"order {o.order_id} is on /historical/orders")
         return 200, {"order": payloads.order(o)}
 
-    async def fills(self, ctx: Ctx) -> Result:
-        q = ctx.query
+    def fill_list(self, acct: str, q: dict[str, str], *, historical: bool) -> list[FillRecord]:
+        """The account's fills matching ``q``, newest first: those before the cutoff when
+        ``historical``, the others otherwise."""
         min_ts, max_ts = _ts_param(q, "min_ts"), _ts_param(q, "max_ts")
         order_id = q.get("order_id") or None
-        rows = self.s.exchange.fills(_account(ctx), ticker=q.get("ticker") or None, since=min_ts)
+        cutoff = self.s.cutoff()
         rows = [
             f
-            for f in rows
-            if (order_id is None or f.order_id == order_id) and (max_ts is None or f.ts <= max_ts)
+            for f in self.s.exchange.fills(acct, ticker=q.get("ticker") or None, since=min_ts)
+            if (f.ts < cutoff) == historical
+            and (order_id is None or f.order_id == order_id)
+            and (max_ts is None or f.ts <= max_ts)
         ]
         rows.reverse()
-        page, cursor = paginate(rows, q)
+        return rows
+
+    async def fills(self, ctx: Ctx) -> Result:
+        rows = self.fill_list(_account(ctx), ctx.query, historical=False)
+        page, cursor = paginate(rows, ctx.query)
         return 200, {"fills": [payloads.fill(f) for f in page], "cursor": cursor}
 
     async def settlements(self, ctx: Ctx) -> Result:

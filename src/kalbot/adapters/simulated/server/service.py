@@ -4,6 +4,11 @@
 engine's events into the WebSocket hub, and on each tick it lets time do its work: orders
 expire, markets open and close, and closed markets with a known result settle
 ``settlement_delay`` of simulated time after their close.
+
+Data older than the historical cutoff (``now - live_window``, so it moves with the simulated
+clock) leaves the live endpoints for ``/historical/*``, as on Kalshi: markets settled before it
+(and their candlesticks), trades and fills before it, orders finished (canceled or executed)
+before it, and the settled positions of events whose every market settled before it.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from kalbot.adapters.simulated.events import (
     TradeEvent,
 )
 from kalbot.adapters.simulated.exchange import Exchange
+from kalbot.adapters.simulated.records import OrderView, PositionView
 from kalbot.adapters.simulated.server import payloads
 from kalbot.adapters.simulated.server.faults import FaultInjector
 from kalbot.adapters.simulated.server.wire import count, dollars, rfc3339, unix_ms, unix_s
 from kalbot.adapters.simulated.server.ws import Hub, Levels
 from kalbot.domain.market import MarketResult, MarketStatus
+from kalbot.domain.orders import OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,9 @@ Driver = Callable[[Exchange, datetime], None]
 class ServiceConfig:
     settlement_delay: timedelta = timedelta(minutes=5)
     tick_seconds: float = 0.05  # real seconds between ticks
+    # How far back the live endpoints reach; older data is served by /historical/* only.
+    # Kalshi's target is about three months.
+    live_window: timedelta = timedelta(days=90)
 
 
 class _Books:
@@ -92,6 +102,10 @@ class SimService:
         self._unsettled: set[str] = set()
         self._known = 0
         self._last_trade_size: dict[str, Decimal] = {}
+        self._last_position: dict[tuple[str, str], PositionView] = {}
+        # account -> ticker -> the position as it was closed by settlement (Kalshi keeps
+        # settled positions; the engine forgets them once paid)
+        self.settled_positions: dict[str, dict[str, PositionView]] = {}
         self.hub = Hub(_Books(exchange), self.now_ms, self.now_iso, self.ticker_msg)
         exchange.subscribe(self._events.append)
         now = self.now()
@@ -109,6 +123,29 @@ class SimService:
 
     def now_iso(self) -> str:
         return rfc3339(self.now())
+
+    # --- live vs historical -------------------------------------------------------------
+
+    def cutoff(self) -> datetime:
+        """The boundary between live and historical data (``GET /historical/cutoff``)."""
+        return self.now() - self.config.live_window
+
+    def market_archived(self, ticker: str, cutoff: datetime) -> bool:
+        """Settled before ``cutoff``: served by ``/historical/markets`` only."""
+        settled = self.settled_at.get(ticker)
+        return settled is not None and settled < cutoff
+
+    @staticmethod
+    def order_archived(o: OrderView, cutoff: datetime) -> bool:
+        """Canceled or executed before ``cutoff`` (resting orders are always live)."""
+        return o.status is not OrderStatus.RESTING and o.last_update_time < cutoff
+
+    def event_archived(self, event_ticker: str, cutoff: datetime) -> bool:
+        """Every market of the event settled before ``cutoff``: its positions are archived
+        together (never split between live and historical)."""
+        ex = self.exchange
+        tickers = [t for t in ex.tickers() if ex.market_spec(t).event_ticker == event_ticker]
+        return bool(tickers) and all(self.market_archived(t, cutoff) for t in tickers)
 
     def tick(self) -> None:
         """Let simulated time act: scenario flow, expiries, closes, settlements; then publish."""
@@ -135,7 +172,7 @@ class SimService:
             if status is not MarketStatus.CLOSED:
                 continue
             result = ex.market_spec(t).expected_result
-            if result not in {MarketResult.YES, MarketResult.NO}:
+            if result not in {MarketResult.YES, MarketResult.NO, MarketResult.VOID}:
                 continue  # no known result: stays closed, as a market awaiting determination
             if now >= ex.market(t).close_time + self.config.settlement_delay:
                 assert result is not None
@@ -196,6 +233,7 @@ class SimService:
                 )  # fmt: skip
             elif isinstance(ev, PositionEvent):
                 p = ev.position
+                self._last_position[(ev.account_id, p.ticker)] = p
                 vol = self._volume.get((ev.account_id, p.ticker), Decimal(0))
                 msg = payloads.ws_position(ev.account_id, p, vol)
                 hub.publish(
@@ -211,12 +249,29 @@ class SimService:
                             ticker=ev.ticker)  # fmt: skip
                 self._touched.add(ev.ticker)
             elif isinstance(ev, SettlementEvent):
-                pass  # settlements are read over REST; the lifecycle message announces them
+                # settlements are read over REST; the lifecycle message announces them
+                self._keep_settled_position(ev)
         for t in sorted(self._touched):
             hub.book_changed(t)
             self._ticker(t)
         self._touched.clear()
         hub.cause.clear()
+
+    def _keep_settled_position(self, ev: SettlementEvent) -> None:
+        s = ev.settlement
+        last = self._last_position.pop((s.account_id, s.ticker), None)
+        cost = s.yes_total_cost + s.no_total_cost
+        zero = Decimal(0)
+        self.settled_positions.setdefault(s.account_id, {})[s.ticker] = PositionView(
+            ticker=s.ticker,
+            position=zero,
+            market_exposure=zero,
+            # what trading realised, plus what settlement paid beyond the held contracts' cost
+            realized_pnl=(last.realized_pnl if last else zero) + s.revenue - cost,
+            fees_paid=(last.fees_paid if last else zero) + s.fee_cost,
+            total_traded=last.total_traded if last else zero,
+            last_updated=s.settled_time,
+        )
 
     def _lifecycle(self, ev: MarketEvent) -> dict[str, Any]:
         msg: dict[str, Any] = {"event_type": ev.event_type.value, "market_ticker": ev.ticker}
@@ -234,9 +289,11 @@ class SimService:
         elif kind == "settled":
             if ev.result is not None:
                 msg["result"] = ev.result.value
-                msg["settlement_value"] = dollars(
-                    Decimal(1) if ev.result is MarketResult.YES else Decimal(0)
-                )
+                if ev.result in {MarketResult.YES, MarketResult.NO}:
+                    # a void has no per-contract value: holders are refunded at cost
+                    msg["settlement_value"] = dollars(
+                        Decimal(1) if ev.result is MarketResult.YES else Decimal(0)
+                    )
             msg["settled_ts"] = unix_s(ev.ts)
         elif kind in {"activated", "deactivated"}:
             msg["is_deactivated"] = kind == "deactivated"
