@@ -219,7 +219,7 @@ class KalshiClient(KalshiHttp):
                 for o in page.orders:
                     if o.client_order_id == client_order_id:
                         return o
-        except NotFound:  # an exchange without the historical archive (e.g. the simulator)
+        except NotFound:  # an exchange that serves no historical archive
             pass
         return None
 
