@@ -16,7 +16,7 @@ from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.markets import MarketSpec
-from kalbot.adapters.simulated.matching import FillRow, order_view
+from kalbot.adapters.simulated.matching import Fill, order_view
 from kalbot.adapters.simulated.records import (
     CancelResult,
     FillRecord,
@@ -99,11 +99,11 @@ class Exchange(Tape):
     ) -> list[FillRecord]:
         """The account's fills, oldest first."""
         self._account(account_id)
-        rows: Iterable[FillRow] = self._fills.get(account_id, [])
+        rows: Iterable[Fill] = self._fills.get(account_id, [])
         return [
-            r.record()
+            r.record_for(account_id)
             for r in rows
-            if (ticker is None or r.order.ticker == ticker) and (since is None or r.ts >= since)
+            if (ticker is None or r.ticker == ticker) and (since is None or r.ts >= since)
         ]
 
     def settlements(self, account_id: str) -> list[SettlementRecord]:
@@ -149,7 +149,7 @@ class Exchange(Tape):
             expiration=expiration_time,
         )
         fills = self._last_fills
-        return PlaceResult(order_view(o), tuple(f.record() for f in fills))
+        return PlaceResult(order_view(o), tuple(f.record_for(account_id) for f in fills))
 
     def place_units(
         self,
@@ -365,7 +365,7 @@ class Exchange(Tape):
         acct.reserved += need
         self._rename(o, updated_client_order_id)
         fills = self._execute(o, market, now)
-        return PlaceResult(order_view(o), tuple(f.record() for f in fills))
+        return PlaceResult(order_view(o), tuple(f.record_for(account_id) for f in fills))
 
     def order(self, account_id: str, order_id: str) -> OrderView:
         self._sync()

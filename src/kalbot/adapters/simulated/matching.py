@@ -7,6 +7,7 @@ exchange"; ``Matcher`` holds the shared state and ``Exchange`` adds the public o
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +42,8 @@ from kalbot.domain.prices import Side
 
 @dataclass(slots=True)
 class FillRow:
-    """A fill kept in integer units; turned into a ``FillRecord`` only when asked for."""
+    """One account's fill kept in integer units (quote-driven markets: the tape's other side
+    is not recorded); turned into a ``FillRecord`` only when asked for."""
 
     seq: int
     trade_seq: int
@@ -53,33 +55,43 @@ class FillRow:
     ts: datetime
     post_position: int
 
+    @property
+    def ticker(self) -> str:
+        return self.order.ticker
+
     def record(self) -> FillRecord:
-        o = self.order
-        return FillRecord(
-            fill_id=_uid(self.seq, 2),
-            trade_id=_uid(self.trade_seq, 3),
-            order_id=o.order_id,
-            client_order_id=o.client_order_id,
-            account_id=o.account_id,
-            ticker=o.ticker,
-            book_side=o.book_side,
-            yes_price=ticks_to_price(self.yes_ticks),
-            count=units_to_count(self.units),
-            fee=money_to_dollars(self.fee),
-            is_taker=self.is_taker,
-            ts=self.ts,
-            post_position=units_to_count(self.post_position),
-        )
+        return _fill_record(
+            self.seq, self.trade_seq, self.order, self.yes_ticks, self.units, self.fee,
+            self.is_taker, self.ts, self.post_position,
+        )  # fmt: skip
+
+    def record_for(self, account_id: str) -> FillRecord:
+        """The fill as ``account_id`` sees it (a ``FillRow`` is one account's only)."""
+        return self.record()
 
 
 @dataclass(slots=True)
 class TradeRow:
+    """A trade kept in integer units; turned into a ``TradeRecord`` only when asked for.
+
+    A trade between two book orders also carries both of its fills (maker fill id
+    ``seq + 1``, taker fill id ``seq + 2``): one object per execution instead of three, since
+    every row outlives the call that made it (fewer objects for the garbage collector to
+    walk). It is then listed in both accounts' fills; ``record_for`` picks the side.
+    """
+
     seq: int
     ticker: str
     yes_ticks: int
     units: int
     taker_book_side: BookSide
     ts: datetime
+    maker: LiveOrder | None = None  # None: a trade against the tape (fills are ``FillRow``)
+    taker: LiveOrder | None = None
+    maker_fee: int = 0
+    taker_fee: int = 0
+    maker_position: int = 0  # signed position after the fill
+    taker_position: int = 0
 
     def record(self) -> TradeRecord:
         return TradeRecord(
@@ -90,6 +102,56 @@ class TradeRow:
             taker_book_side=self.taker_book_side,
             ts=self.ts,
         )
+
+    def maker_record(self) -> FillRecord:
+        assert self.maker is not None
+        return _fill_record(
+            self.seq + 1, self.seq, self.maker, self.yes_ticks, self.units, self.maker_fee,
+            False, self.ts, self.maker_position,
+        )  # fmt: skip
+
+    def taker_record(self) -> FillRecord:
+        assert self.taker is not None
+        return _fill_record(
+            self.seq + 2, self.seq, self.taker, self.yes_ticks, self.units, self.taker_fee,
+            True, self.ts, self.taker_position,
+        )  # fmt: skip
+
+    def record_for(self, account_id: str) -> FillRecord:
+        """The fill of ``account_id`` (never both sides: self-trade prevention forbids it)."""
+        assert self.maker is not None and self.taker is not None
+        return self.taker_record() if self.taker.account_id == account_id else self.maker_record()
+
+
+Fill = FillRow | TradeRow  # what ``Matcher._fills`` lists per account
+
+
+def _fill_record(
+    seq: int,
+    trade_seq: int,
+    o: LiveOrder,
+    yes_ticks: int,
+    units: int,
+    fee: int,
+    is_taker: bool,
+    ts: datetime,
+    post_position: int,
+) -> FillRecord:
+    return FillRecord(
+        fill_id=_uid(seq, 2),
+        trade_id=_uid(trade_seq, 3),
+        order_id=o.order_id,
+        client_order_id=o.client_order_id,
+        account_id=o.account_id,
+        ticker=o.ticker,
+        book_side=o.book_side,
+        yes_price=ticks_to_price(yes_ticks),
+        count=units_to_count(units),
+        fee=money_to_dollars(fee),
+        is_taker=is_taker,
+        ts=ts,
+        post_position=units_to_count(post_position),
+    )
 
 
 def _uid(n: int, kind: int) -> str:
@@ -134,7 +196,7 @@ class Matcher:
         self._books: dict[str, Book] = {}
         self._accounts: dict[str, Account] = {}
         self._orders: dict[str, LiveOrder] = {}
-        self._fills: dict[str, list[FillRow]] = {}
+        self._fills: dict[str, list[Fill]] = {}
         self._trades: list[TradeRow] = []
         self._expiries: list[tuple[datetime, int, str]] = []
         self._listeners: list[Listener] = []
@@ -242,35 +304,45 @@ class Matcher:
             total += size - own
         return total
 
-    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
-        """Match ``o`` against the opposite leg while it crosses. Returns the taker's fills.
+    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[TradeRow]:
+        """Match ``o`` against the opposite leg while it crosses. Returns the taker's trades.
 
         Sets ``o.cancel_reason`` when matching stopped for a reason other than price
         (self-trade, balance, reduce-only), so the caller cancels the remainder.
         """
-        book = self._books[o.ticker]
-        opp = book.opposite(o.book_side)
-        limit = ONE_TICKS - o.own_ticks
-        taker_acct = self._accounts[o.account_id]
-        taker_yes = o.book_side is BookSide.BID
         ticker = o.ticker
+        taker_id = o.account_id
+        taker_yes = o.book_side is BookSide.BID
+        maker_yes = not taker_yes
+        book = self._books[ticker]
+        opp = book.no if taker_yes else book.yes
+        limit = ONE_TICKS - o.own_ticks
+        accounts = self._accounts
+        taker_acct = accounts[taker_id]
+        taker_unlimited = taker_acct.unlimited
+        taker_positions = taker_acct.positions
         fee_cache = market.fee_cache
-        out: list[FillRow] = []
+        fills = self._fills
+        taker_fills = fills.get(taker_id)
+        if taker_fills is None:
+            taker_fills = fills[taker_id] = []
+        trades = self._trades
+        out: list[TradeRow] = []
         listening = bool(self._listeners)
         while o.remaining:
             best = opp.best()
             if best is None or best < limit:
                 break
             maker = opp.front(best)
-            if maker.account_id == o.account_id:
+            maker_id = maker.account_id
+            if maker_id == taker_id:
                 if o.stp is SelfTradePrevention.TAKER_AT_CROSS:
                     o.cancel_reason = "self_trade_prevention"
                     break
                 self._cancel_remainder(maker, ts, "self_trade_prevention")
                 continue
-            maker_acct = self._accounts[maker.account_id]
+            maker_acct = accounts[maker_id]
             qty = o.remaining if o.remaining < maker.remaining else maker.remaining
-            maker_yes = not taker_yes
             if maker.reduce_only:
                 cap = maker_acct.closable(ticker, maker_yes)
                 if cap <= 0:
@@ -294,7 +366,7 @@ class Matcher:
                 taker_fee = market.fee(qty, taker_own, True)
             state = maker_acct.positions.get(ticker)
             maker_before = state.position if state else 0
-            state = taker_acct.positions.get(ticker)
+            state = taker_positions.get(ticker)
             taker_before = state.position if state else 0
             # a buyer of YES closes held NO (position < 0) and vice versa
             maker_close = -maker_before if maker_yes else maker_before
@@ -302,15 +374,19 @@ class Matcher:
             maker_need = maker_own * qty + maker_fee
             if maker_close > 0:
                 maker_need -= (qty if qty < maker_close else maker_close) * ONE_TICKS
-            maker_avail = maker_acct.cash - maker_acct.reserved + maker.reserved
-            if maker_need > maker_avail and not maker_acct.unlimited:
+            if (
+                maker_need > maker_acct.cash - maker_acct.reserved + maker.reserved
+                and not maker_acct.unlimited
+            ):
                 self._cancel_remainder(maker, ts, "insufficient_balance")
                 continue
             taker_need = taker_own * qty + taker_fee
             if taker_close > 0:
                 taker_need -= (qty if qty < taker_close else taker_close) * ONE_TICKS
-            taker_avail = taker_acct.cash - taker_acct.reserved + o.reserved
-            if taker_need > taker_avail and not taker_acct.unlimited:
+            if (
+                taker_need > taker_acct.cash - taker_acct.reserved + o.reserved
+                and not taker_unlimited
+            ):
                 o.cancel_reason = "insufficient_balance"
                 break
             # -- execute -------------------------------------------------------------------
@@ -344,43 +420,44 @@ class Matcher:
             yes_ticks = taker_own if taker_yes else maker_own
             market.volume += qty
             market.last_price = yes_ticks
-            self._seq += 1
-            trade = TradeRow(self._seq, ticker, yes_ticks, qty, o.book_side, ts)
-            self._trades.append(trade)
-            self._seq += 1
-            mrow = FillRow(
-                self._seq, trade.seq, maker, yes_ticks, qty, maker_fee, False, ts, maker_pos
-            )
-            self._seq += 1
-            trow = FillRow(self._seq, trade.seq, o, yes_ticks, qty, taker_fee, True, ts, taker_pos)
-            self._fills.setdefault(maker.account_id, []).append(mrow)
-            self._fills.setdefault(o.account_id, []).append(trow)
-            out.append(trow)
+            seq = self._seq + 1  # the trade; its maker and taker fills are seq + 1 and + 2
+            self._seq = seq + 2
+            trade = TradeRow(
+                seq, ticker, yes_ticks, qty, o.book_side, ts, maker, o,
+                maker_fee, taker_fee, maker_pos, taker_pos,
+            )  # fmt: skip
+            trades.append(trade)
+            maker_fills = fills.get(maker_id)
+            if maker_fills is None:
+                maker_fills = fills[maker_id] = []
+            maker_fills.append(trade)
+            taker_fills.append(trade)
+            out.append(trade)
             if maker.remaining == 0:
                 opp.pop_front(best)
                 maker.resting = False
                 maker.status = OrderStatus.EXECUTED
-                self._release(maker)
+                if maker.reserved:  # _release inlined
+                    maker_acct.reserved -= maker.reserved
+                    maker.reserved = 0
             if listening:
                 self._emit_delta(maker, -qty, ts, own=False)
                 self._emit(TradeEvent(trade.record()))
-                self._emit(FillEvent(mrow.record()))
-                self._emit(FillEvent(trow.record()))
+                self._emit(FillEvent(trade.maker_record()))
+                self._emit(FillEvent(trade.taker_record()))
                 self._emit(OrderEvent(order_view(maker)))
-                self._emit(
-                    PositionEvent(maker.account_id, maker_acct.position(ticker).view(ticker))
-                )
-                self._emit(PositionEvent(o.account_id, taker_acct.position(ticker).view(ticker)))
+                self._emit(PositionEvent(maker_id, maker_acct.position(ticker).view(ticker)))
+                self._emit(PositionEvent(taker_id, taker_acct.position(ticker).view(ticker)))
         return out
 
-    def _match_external(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
+    def _match_external(self, o: LiveOrder, market: MarketState, ts: datetime) -> Sequence[FillRow]:
         """Fill against recorded quotes (markets listed with a fill model; see ``tape.py``)."""
         raise NotImplementedError
 
-    def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[FillRow]:
+    def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> Sequence[Fill]:
         """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
         if market.fill_model is not None:
-            fills = self._match_external(o, market, ts)
+            fills: Sequence[Fill] = self._match_external(o, market, ts)
         elif o.time_in_force is TimeInForce.FOK and self._fillable(o) < o.remaining:
             self._cancel_remainder(o, ts, "fill_or_kill")
             return []
