@@ -16,7 +16,7 @@ from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.markets import MarketSpec
-from kalbot.adapters.simulated.matching import Fill, order_view
+from kalbot.adapters.simulated.matching import Fill, FillRow, TradeRow, order_view
 from kalbot.adapters.simulated.records import (
     CancelResult,
     FillRecord,
@@ -112,11 +112,15 @@ class Exchange(Tape):
         """The account's fills, oldest first."""
         self._account(account_id)
         rows: Iterable[Fill] = self._fills.get(account_id, [])
-        return [
-            r.record_for(account_id)
-            for r in rows
-            if (ticker is None or r.ticker == ticker) and (since is None or r.ts >= since)
-        ]
+        out: list[FillRecord] = []
+        for r in rows:
+            if isinstance(r, FillRow):
+                r_ticker, r_ts = r.order.ticker, r.ts
+            else:
+                r_ticker, r_ts = r[1], r[5]
+            if (ticker is None or r_ticker == ticker) and (since is None or r_ts >= since):
+                out.append(self._fill_record(r, account_id))
+        return out
 
     def settlements(self, account_id: str) -> list[SettlementRecord]:
         self._sync()
@@ -161,7 +165,7 @@ class Exchange(Tape):
             expiration=expiration_time,
         )
         fills = self._last_fills
-        return PlaceResult(order_view(o), tuple(f.record_for(account_id) for f in fills))
+        return PlaceResult(order_view(o), tuple(self._fill_record(f, account_id) for f in fills))
 
     def place_units(
         self,
@@ -410,7 +414,7 @@ class Exchange(Tape):
         acct.reserved += need
         self._rename(o, updated_client_order_id)
         fills = self._execute(o, market, now)
-        return PlaceResult(order_view(o), tuple(f.record_for(account_id) for f in fills))
+        return PlaceResult(order_view(o), tuple(self._fill_record(f, account_id) for f in fills))
 
     def order(self, account_id: str, order_id: str) -> OrderView:
         self._sync()
@@ -441,11 +445,12 @@ class Exchange(Tape):
         ]
 
     def trades(self, ticker: str | None = None, since: datetime | None = None) -> list[TradeRecord]:
-        return [
-            t.record()
-            for t in self._trades
-            if (ticker is None or t.ticker == ticker) and (since is None or t.ts >= since)
-        ]
+        out: list[TradeRecord] = []
+        for t in self._trades:
+            t_ticker, t_ts = (t.ticker, t.ts) if isinstance(t, TradeRow) else (t[1], t[5])
+            if (ticker is None or t_ticker == ticker) and (since is None or t_ts >= since):
+                out.append(self._trade_record(t))
+        return out
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every event from now on; returns the unsubscribe function."""

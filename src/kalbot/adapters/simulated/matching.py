@@ -42,6 +42,7 @@ from kalbot.domain.prices import Side
 # Enum members bound once per module: on Python 3.11 ``BookSide.BID`` is an enum-class
 # attribute look-up (~70 ns) and the per-order path compares about a dozen of them.
 _BID = BookSide.BID
+_ASK = BookSide.ASK
 _GTC = TimeInForce.GTC
 _FOK = TimeInForce.FOK
 _RESTING = OrderStatus.RESTING
@@ -75,20 +76,10 @@ class FillRow:
             self.is_taker, self.ts, self.post_position,
         )  # fmt: skip
 
-    def record_for(self, account_id: str) -> FillRecord:
-        """The fill as ``account_id`` sees it (a ``FillRow`` is one account's only)."""
-        return self.record()
-
 
 @dataclass(slots=True)
 class TradeRow:
-    """A trade kept in integer units; turned into a ``TradeRecord`` only when asked for.
-
-    A trade between two book orders also carries both of its fills (maker fill id
-    ``seq + 1``, taker fill id ``seq + 2``): one object per execution instead of three, since
-    every row outlives the call that made it (fewer objects for the garbage collector to
-    walk). It is then listed in both accounts' fills; ``record_for`` picks the side.
-    """
+    """A trade against the tape kept in integer units (see ``BookTrade`` for book trades)."""
 
     seq: int
     ticker: str
@@ -96,12 +87,6 @@ class TradeRow:
     units: int
     taker_book_side: BookSide
     ts: datetime
-    maker: LiveOrder | None = None  # None: a trade against the tape (fills are ``FillRow``)
-    taker: LiveOrder | None = None
-    maker_fee: int = 0
-    taker_fee: int = 0
-    maker_position: int = 0  # signed position after the fill
-    taker_position: int = 0
 
     def record(self) -> TradeRecord:
         return TradeRecord(
@@ -113,27 +98,18 @@ class TradeRow:
             ts=self.ts,
         )
 
-    def maker_record(self) -> FillRecord:
-        assert self.maker is not None
-        return _fill_record(
-            self.seq + 1, self.seq, self.maker, self.yes_ticks, self.units, self.maker_fee,
-            False, self.ts, self.maker_position,
-        )  # fmt: skip
 
-    def taker_record(self) -> FillRecord:
-        assert self.taker is not None
-        return _fill_record(
-            self.seq + 2, self.seq, self.taker, self.yes_ticks, self.units, self.taker_fee,
-            True, self.ts, self.taker_position,
-        )  # fmt: skip
-
-    def record_for(self, account_id: str) -> FillRecord:
-        """The fill of ``account_id`` (never both sides: self-trade prevention forbids it)."""
-        assert self.maker is not None and self.taker is not None
-        return self.taker_record() if self.taker.account_id == account_id else self.maker_record()
-
-
-Fill = FillRow | TradeRow  # what ``Matcher._fills`` lists per account
+# A trade between two book orders and both of its fills (maker fill id ``seq + 1``, taker fill
+# id ``seq + 2``) as one plain tuple of ints, strings, a bool and a datetime:
+#   (seq, ticker, yes_ticks, units, taker_is_bid, ts, maker_order_id, taker_order_id,
+#    maker_fee, taker_fee, maker_position_after, taker_position_after)
+# Every trade outlives the call that made it; a tuple holding no container is untracked by the
+# garbage collector after its first young collection, so a long run's full collections do not
+# re-walk hundreds of thousands of trades (dataclass rows, three per trade, did). It is listed
+# in ``_trades`` and in both accounts' fills; ``Matcher._fill_record`` picks the side.
+BookTrade = tuple[int, str, int, int, bool, datetime, str, str, int, int, int, int]
+Fill = FillRow | BookTrade  # what ``Matcher._fills`` lists per account
+Trade = TradeRow | BookTrade  # what ``Matcher._trades`` lists
 
 
 def _fill_record(
@@ -205,11 +181,34 @@ class Matcher:
         self._accounts: dict[str, Account] = {}
         self._orders: dict[str, LiveOrder] = {}
         self._fills: dict[str, list[Fill]] = {}
-        self._trades: list[TradeRow] = []
+        self._trades: list[Trade] = []
         self._expiries: list[tuple[datetime, int, str]] = []
         self._listeners: list[Listener] = []
         self._seq = 0
         self.fees_collected = 0  # micro-dollars, all accounts
+
+    # -- records -------------------------------------------------------------------------
+    def _trade_record(self, t: Trade) -> TradeRecord:
+        if isinstance(t, TradeRow):
+            return t.record()
+        return TradeRecord(
+            trade_id=_uid(t[0], 3),
+            ticker=t[1],
+            yes_price=ticks_to_price(t[2]),
+            count=units_to_count(t[3]),
+            taker_book_side=_BID if t[4] else _ASK,
+            ts=t[5],
+        )
+
+    def _fill_record(self, f: Fill, account_id: str) -> FillRecord:
+        """``account_id``'s fill in ``f`` (a book trade has two, never of one account)."""
+        if isinstance(f, FillRow):
+            return f.record()
+        taker = self._orders[f[7]]
+        if taker.account_id == account_id:
+            return _fill_record(f[0] + 2, f[0], taker, f[2], f[3], f[9], True, f[5], f[11])
+        maker = self._orders[f[6]]
+        return _fill_record(f[0] + 1, f[0], maker, f[2], f[3], f[8], False, f[5], f[10])
 
     # -- events --------------------------------------------------------------------------
     def _emit(self, event: EngineEvent) -> None:
@@ -312,7 +311,7 @@ class Matcher:
             total += size - own
         return total
 
-    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[TradeRow]:
+    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[BookTrade]:
         """Match ``o`` against the opposite leg while it crosses. Returns the taker's trades.
 
         Sets ``o.cancel_reason`` when matching stopped for a reason other than price
@@ -320,6 +319,7 @@ class Matcher:
         """
         ticker = o.ticker
         taker_id = o.account_id
+        taker_order_id = o.order_id
         taker_yes = o.book_side is _BID
         maker_yes = not taker_yes
         book = self._books[ticker]
@@ -335,7 +335,7 @@ class Matcher:
         if taker_fills is None:
             taker_fills = fills[taker_id] = []
         trades = self._trades
-        out: list[TradeRow] = []
+        out: list[BookTrade] = []
         listening = bool(self._listeners)
         while o.remaining:
             best = opp.best()
@@ -430,8 +430,8 @@ class Matcher:
             market.last_price = yes_ticks
             seq = self._seq + 1  # the trade; its maker and taker fills are seq + 1 and + 2
             self._seq = seq + 2
-            trade = TradeRow(
-                seq, ticker, yes_ticks, qty, o.book_side, ts, maker, o,
+            trade: BookTrade = (
+                seq, ticker, yes_ticks, qty, taker_yes, ts, maker.order_id, taker_order_id,
                 maker_fee, taker_fee, maker_pos, taker_pos,
             )  # fmt: skip
             trades.append(trade)
@@ -450,9 +450,9 @@ class Matcher:
                     maker.reserved = 0
             if listening:
                 self._emit_delta(maker, -qty, ts, own=False)
-                self._emit(TradeEvent(trade.record()))
-                self._emit(FillEvent(trade.maker_record()))
-                self._emit(FillEvent(trade.taker_record()))
+                self._emit(TradeEvent(self._trade_record(trade)))
+                self._emit(FillEvent(self._fill_record(trade, maker_id)))
+                self._emit(FillEvent(self._fill_record(trade, taker_id)))
                 self._emit(OrderEvent(order_view(maker)))
                 self._emit(PositionEvent(maker_id, maker_acct.position(ticker).view(ticker)))
                 self._emit(PositionEvent(taker_id, taker_acct.position(ticker).view(ticker)))
