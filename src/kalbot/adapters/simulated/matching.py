@@ -299,17 +299,116 @@ class Matcher:
             self._emit(OrderEvent(order_view(o)))
 
     # -- matching ------------------------------------------------------------------------------
-    def _fillable(self, o: LiveOrder) -> int:
-        """Contracts (hundredths) other accounts offer at or inside ``o``'s limit (for FOK)."""
+    def _others_depth(self, o: LiveOrder) -> int:
+        """Hundredths other accounts' orders offer at or inside ``o``'s limit."""
         opp = self._books[o.ticker].opposite(o.book_side)
         limit = ONE_TICKS - o.own_ticks
         total = 0
         for price, size in opp.depth():
-            if price < limit or total >= o.remaining:
+            if price < limit:
                 break
             own = sum(r.remaining for r in opp.orders_at(price) if r.account_id == o.account_id)
             total += size - own
         return total
+
+    def _fillable(self, o: LiveOrder, market: MarketState) -> tuple[int, str]:
+        """Hundredths ``_match`` would fill of ``o`` now, found without changing anything, and
+        the cancel reason ``_match`` would set if it stopped before ``o``'s limit ("" if not).
+
+        A dry run of ``_match`` (keep the two in step; ``test_fill_or_kill`` checks they agree)
+        on scratch copies of what a sweep changes: the makers' remaining counts and
+        reservations, and each account's cash, reserved cash and position. A plain depth
+        count is not enough for fill-or-kill: the sweep also stops at the taker's own order
+        (``taker_at_cross``) or when the taker's cash or reduce-only cap runs out, and skips
+        makers it cancels (own orders under ``maker``, reduce-only caps, makers out of cash).
+        """
+        ticker = o.ticker
+        taker_id = o.account_id
+        taker_yes = o.book_side is _BID
+        maker_yes = not taker_yes
+        book = self._books[ticker]
+        opp = book.no if taker_yes else book.yes
+        limit = ONE_TICKS - o.own_ticks
+        accounts = self._accounts
+        sim: dict[str, list[int]] = {}  # account -> [cash, reserved, position]
+
+        def state(account_id: str) -> list[int]:
+            s = sim.get(account_id)
+            if s is None:
+                a = accounts[account_id]
+                p = a.positions.get(ticker)
+                s = sim[account_id] = [a.cash, a.reserved, p.position if p else 0]
+            return s
+
+        def closable(position: int, buys_yes: bool) -> int:
+            return (
+                -position
+                if buys_yes and position < 0
+                else (position if not buys_yes and position > 0 else 0)
+            )
+
+        taker = state(taker_id)
+        taker_unlimited = accounts[taker_id].unlimited
+        remaining = o.remaining
+        taker_reserved = o.reserved
+        filled = 0
+        for price, _ in opp.depth():
+            if price < limit or not remaining:
+                break
+            maker_own = price
+            taker_own = ONE_TICKS - price
+            for maker in opp.orders_at(price):
+                if not remaining:
+                    break
+                left = maker.remaining
+                held = maker.reserved
+                mk = state(maker.account_id)
+                maker_unlimited = accounts[maker.account_id].unlimited
+                while left and remaining:  # _match meets the same maker again after a capped fill
+                    if maker.account_id == taker_id:
+                        if o.stp is _TAKER_AT_CROSS:
+                            return filled, "self_trade_prevention"
+                        break  # canceled
+                    qty = remaining if remaining < left else left
+                    if maker.reduce_only:
+                        cap = closable(mk[2], maker_yes)
+                        if cap <= 0:
+                            break  # canceled
+                        qty = min(qty, cap)
+                    if o.reduce_only:
+                        cap = closable(taker[2], taker_yes)
+                        if cap <= 0:
+                            return filled, "reduce_only"
+                        qty = min(qty, cap)
+                    maker_fee = market.fee(qty, maker_own, False)
+                    taker_fee = market.fee(qty, taker_own, True)
+                    maker_close = closable(mk[2], maker_yes)
+                    taker_close = closable(taker[2], taker_yes)
+                    maker_need = maker_own * qty + maker_fee - min(qty, maker_close) * ONE_TICKS
+                    if maker_need > mk[0] - mk[1] + held and not maker_unlimited:
+                        break  # canceled
+                    taker_need = taker_own * qty + taker_fee - min(qty, taker_close) * ONE_TICKS
+                    if taker_need > taker[0] - taker[1] + taker_reserved and not taker_unlimited:
+                        return filled, "insufficient_balance"
+                    mk[0] -= maker_need
+                    mk[2] += qty if maker_yes else -qty
+                    taker[0] -= taker_need
+                    taker[2] += qty if taker_yes else -qty
+                    if maker_need > 0:
+                        used = min(held, maker_need)
+                        held -= used
+                        mk[1] -= used
+                    if taker_need > 0:
+                        used = min(taker_reserved, taker_need)
+                        taker_reserved -= used
+                        taker[1] -= used
+                    left -= qty
+                    remaining -= qty
+                    filled += qty
+                # the maker executed or was canceled: either way what it still held goes back
+                # (or the taker is done, and nothing after this is looked at)
+                mk[1] -= held
+        return filled, ""
 
     def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[BookTrade]:
         """Match ``o`` against the opposite leg while it crosses. Returns the taker's trades.
@@ -466,10 +565,14 @@ class Matcher:
         """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
         if market.fill_model is not None:
             fills: Sequence[Fill] = self._match_external(o, market, ts)
-        elif o.time_in_force is _FOK and self._fillable(o) < o.remaining:
-            self._cancel_remainder(o, ts, "fill_or_kill")
-            return []
         else:
+            if o.time_in_force is _FOK:  # all or nothing: kill it before anything trades
+                fillable, reason = self._fillable(o, market)
+                if fillable < o.remaining:
+                    if not reason or self._others_depth(o) < o.remaining:
+                        reason = "fill_or_kill"  # the book is too thin; else why it would stop
+                    self._cancel_remainder(o, ts, reason)
+                    return []
             fills = self._match(o, market, ts)
         if o.remaining and not o.cancel_reason and o.time_in_force is _GTC:
             self._rest(o, market, ts)
