@@ -46,9 +46,7 @@ from kalbot.ports import Clock
 # attribute look-up (~70 ns) and the per-order path compares about a dozen of them.
 _BID = BookSide.BID
 _GTC = TimeInForce.GTC
-_FOK = TimeInForce.FOK
 _RESTING = OrderStatus.RESTING
-_EXECUTED = OrderStatus.EXECUTED
 _CANCELED = OrderStatus.CANCELED
 _ACTIVE = MarketStatus.ACTIVE
 _INACTIVE = MarketStatus.INACTIVE
