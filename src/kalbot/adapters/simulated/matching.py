@@ -71,7 +71,7 @@ class FillRow:
         return self.order.ticker
 
     def record(self) -> FillRecord:
-        return _fill_record(
+        return _make_fill_record(
             self.seq, self.trade_seq, self.order, self.yes_ticks, self.units, self.fee,
             self.is_taker, self.ts, self.post_position,
         )  # fmt: skip
@@ -112,7 +112,7 @@ Fill = FillRow | BookTrade  # what ``Matcher._fills`` lists per account
 Trade = TradeRow | BookTrade  # what ``Matcher._trades`` lists
 
 
-def _fill_record(
+def _make_fill_record(
     seq: int,
     trade_seq: int,
     o: LiveOrder,
@@ -206,9 +206,9 @@ class Matcher:
             return f.record()
         taker = self._orders[f[7]]
         if taker.account_id == account_id:
-            return _fill_record(f[0] + 2, f[0], taker, f[2], f[3], f[9], True, f[5], f[11])
+            return _make_fill_record(f[0] + 2, f[0], taker, f[2], f[3], f[9], True, f[5], f[11])
         maker = self._orders[f[6]]
-        return _fill_record(f[0] + 1, f[0], maker, f[2], f[3], f[8], False, f[5], f[10])
+        return _make_fill_record(f[0] + 1, f[0], maker, f[2], f[3], f[8], False, f[5], f[10])
 
     # -- events --------------------------------------------------------------------------
     def _emit(self, event: EngineEvent) -> None:
