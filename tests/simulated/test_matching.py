@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,9 +10,10 @@ import pytest
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.records import SelfTradePrevention
+from kalbot.domain.clock import ManualClock
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
 from kalbot.domain.prices import Side
-from simulated.helpers import TICKER, order
+from simulated.helpers import TICKER, order, spec
 
 BID, ASK = BookSide.BID, BookSide.ASK
 D = Decimal
@@ -160,3 +162,43 @@ def test_amend_rejects_a_wrong_side_or_ticker(ex: Exchange) -> None:
     with pytest.raises(EngineError) as err:
         ex.amend("alice", a1.order_id, ticker="X", book_side=BID, price=D("0.4"), count=D("2"))
     assert err.value.code is ErrorCode.ORDER_TICKER_MISMATCH
+
+
+def test_fills_and_trades_filter_by_ticker_and_time_and_pair_up(
+    ex_clock: tuple[Exchange, ManualClock],
+) -> None:
+    """Book trades are stored once with both fills; each account reads its own side."""
+    ex, clock = ex_clock
+    other = "KXTEST-26MAR01-T60"
+    ex.add_market(spec(other))
+    ex.place("alice", order(BID, "0.40", 5, "a1"))
+    first = ex.place("bob", order(ASK, "0.40", 2, "b1", TimeInForce.IOC))
+    clock.advance(timedelta(minutes=1))
+    later = clock.now()
+    ex.place("alice", order(ASK, "0.70", 3, "a2", ticker=other))
+    ex.place("carol", order(BID, "0.70", 3, "c1", ticker=other))
+    ex.place("carol", order(ASK, "0.40", 1, "c2", TimeInForce.IOC))
+
+    trades = ex.trades()
+    assert [(t.ticker, t.count, t.taker_book_side) for t in trades] == [
+        (TICKER, D(2), ASK), (other, D(3), BID), (TICKER, D(1), ASK),
+    ]  # fmt: skip
+    assert ex.trades(ticker=other) == [trades[1]]
+    assert ex.trades(since=later) == trades[1:]
+    alice = ex.fills("alice")
+    assert [(f.trade_id, f.is_taker, f.book_side, f.count) for f in alice] == [
+        (trades[0].trade_id, False, BID, D(2)), (trades[1].trade_id, False, ASK, D(3)),
+        (trades[2].trade_id, False, BID, D(1)),
+    ]  # fmt: skip
+    assert ex.fills("alice", ticker=other) == [alice[1]]
+    assert ex.fills("alice", since=later) == alice[1:]
+    assert ex.fills("bob") == list(first.fills)
+    assert [f.is_taker for f in ex.fills("carol")] == [True, True]
+    everyone = [f for a in ("alice", "bob", "carol") for f in ex.fills(a)]
+    assert len({f.fill_id for f in everyone}) == len(everyone) == 2 * len(trades)
+    for t in trades:  # one maker and one taker fill per trade, at its price and count
+        pair = sorted((f for f in everyone if f.trade_id == t.trade_id), key=lambda f: f.is_taker)
+        assert [f.is_taker for f in pair] == [False, True]
+        assert {f.yes_price for f in pair} == {t.yes_price} and {f.count for f in pair} == {t.count}
+        assert pair[0].account_id != pair[1].account_id
+    assert alice[0].post_position == 2 and ex.fills("bob")[0].post_position == -2

@@ -54,6 +54,9 @@ class LiveOrder:
     resting: bool = False  # currently in the book
 
 
+_BID = BookSide.BID  # bound once: an enum-class attribute look-up costs ~70 ns on 3.11
+
+
 class BookLeg:
     """The bids of one leg: price level -> FIFO of orders, and a max-heap of live prices."""
 
@@ -155,7 +158,7 @@ class Book:
         self.no: Leg = leg()
 
     def leg(self, book_side: BookSide) -> Leg:
-        return self.yes if book_side is BookSide.BID else self.no
+        return self.yes if book_side is _BID else self.no
 
     def opposite(self, book_side: BookSide) -> Leg:
-        return self.no if book_side is BookSide.BID else self.yes
+        return self.no if book_side is _BID else self.yes

@@ -16,7 +16,7 @@ from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.markets import MarketSpec
-from kalbot.adapters.simulated.matching import FillRow, order_view
+from kalbot.adapters.simulated.matching import Fill, FillRow, TradeRow, order_view
 from kalbot.adapters.simulated.records import (
     CancelResult,
     FillRecord,
@@ -29,6 +29,7 @@ from kalbot.adapters.simulated.records import (
 )
 from kalbot.adapters.simulated.tape import Tape
 from kalbot.adapters.simulated.units import (
+    HALF_TICKS,
     ONE_TICKS,
     count_to_units,
     dollars_to_money,
@@ -40,6 +41,15 @@ from kalbot.domain.market import MarketStatus
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce, V2Order
 from kalbot.domain.prices import is_on_tick
 from kalbot.ports import Clock
+
+# Enum members bound once per module: on Python 3.11 ``BookSide.BID`` is an enum-class
+# attribute look-up (~70 ns) and the per-order path compares about a dozen of them.
+_BID = BookSide.BID
+_GTC = TimeInForce.GTC
+_RESTING = OrderStatus.RESTING
+_CANCELED = OrderStatus.CANCELED
+_ACTIVE = MarketStatus.ACTIVE
+_INACTIVE = MarketStatus.INACTIVE
 
 
 class Exchange(Tape):
@@ -99,12 +109,16 @@ class Exchange(Tape):
     ) -> list[FillRecord]:
         """The account's fills, oldest first."""
         self._account(account_id)
-        rows: Iterable[FillRow] = self._fills.get(account_id, [])
-        return [
-            r.record()
-            for r in rows
-            if (ticker is None or r.order.ticker == ticker) and (since is None or r.ts >= since)
-        ]
+        rows: Iterable[Fill] = self._fills.get(account_id, [])
+        out: list[FillRecord] = []
+        for r in rows:
+            if isinstance(r, FillRow):
+                r_ticker, r_ts = r.order.ticker, r.ts
+            else:
+                r_ticker, r_ts = r[1], r[5]
+            if (ticker is None or r_ticker == ticker) and (since is None or r_ts >= since):
+                out.append(self._fill_record(r, account_id))
+        return out
 
     def settlements(self, account_id: str) -> list[SettlementRecord]:
         self._sync()
@@ -149,7 +163,7 @@ class Exchange(Tape):
             expiration=expiration_time,
         )
         fills = self._last_fills
-        return PlaceResult(order_view(o), tuple(f.record() for f in fills))
+        return PlaceResult(order_view(o), tuple(self._fill_record(f, account_id) for f in fills))
 
     def place_units(
         self,
@@ -176,7 +190,7 @@ class Exchange(Tape):
         market = self._markets.get(ticker)
         if market is None:
             raise EngineError(ErrorCode.MARKET_NOT_FOUND, f"no market {ticker}")
-        if market.status is not MarketStatus.ACTIVE or now >= market.close_time:
+        if market.status is not _ACTIVE or now >= market.close_time:
             raise EngineError(ErrorCode.MARKET_INACTIVE, f"{ticker} is {market.status.value}")
         acct = self._accounts.get(account_id)
         if acct is None:
@@ -191,13 +205,13 @@ class Exchange(Tape):
                 f"client_order_id {client_order_id} was already used",
             )
         if expiration is not None:
-            if time_in_force is not TimeInForce.GTC:
+            if time_in_force is not _GTC:
                 raise EngineError(
                     ErrorCode.INVALID_EXPIRATION, "expiration_time only with good_till_canceled"
                 )
             if expiration <= now:
                 raise EngineError(ErrorCode.INVALID_EXPIRATION, "expiration_time is in the past")
-        buys_yes = book_side is BookSide.BID
+        buys_yes = book_side is _BID
         own = yes_ticks if buys_yes else ONE_TICKS - yes_ticks
         if reduce_only:
             cap = acct.closable(ticker, buys_yes)
@@ -211,34 +225,46 @@ class Exchange(Tape):
                 market, book_side, own
             ):
                 raise EngineError(ErrorCode.POST_ONLY_CROSS, "post_only order would cross")
-        self._seq += 1
+        self._seq += 1  # a refused order below still uses its number: ids stay as they were
         seq = self._seq
-        # positional: keyword construction of a 14-field dataclass costs measurably per order
-        o = LiveOrder(
-            f"00000001-0000-4000-8000-{seq:012x}",  # _uid(seq, 1) inlined
-            account_id, client_order_id, ticker, book_side, own, units, units, time_in_force,
-            now, stp, expiration, post_only, reduce_only,
-        )  # fmt: skip
-        need = self._reservation(o, acct, market)
+        # _reservation inlined (premium + worst-case fee - $1 per contract it would close)
+        worst = own if own < HALF_TICKS else HALF_TICKS
+        fee = market.fee_cache.get((units, worst, True))
+        if fee is None:
+            fee = market.fee(units, worst, True)
+        need = own * units + fee
+        state = acct.positions.get(ticker)
+        if state is not None and state.position:
+            closable = -state.position if buys_yes else state.position
+            if closable > 0:
+                need -= (units if units < closable else closable) * ONE_TICKS
+                if need < 0:
+                    need = 0
         if need > acct.cash - acct.reserved and not acct.unlimited:
             raise EngineError(
                 ErrorCode.INSUFFICIENT_BALANCE,
                 f"order needs ${money_to_dollars(need)}, available "
                 f"${money_to_dollars(acct.available)}",
             )
+        # positional: keyword construction of a 14-field dataclass costs measurably per order
+        o = LiveOrder(
+            f"00000001-0000-4000-8000-{seq:012x}",  # _uid(seq, 1) inlined
+            account_id, client_order_id, ticker, book_side, own, units, units, time_in_force,
+            now, stp, expiration, post_only, reduce_only,
+        )  # fmt: skip
         o.reserved = need
         acct.reserved += need
         self._orders[o.order_id] = o
         if client_order_id:
             self._client_ids[(account_id, client_order_id)] = o.order_id
-        if time_in_force is TimeInForce.GTC and market.fill_model is None:
+        if time_in_force is _GTC and market.fill_model is None:
             best = (book.no if buys_yes else book.yes).best()
             if best is None or best + own < ONE_TICKS:  # crosses nothing: rest at once
-                self._last_fills = []
+                self._last_fills = ()
                 if expiration is None and not self._listeners:
                     # _rest's common case inlined: nothing filled, no expiry, no events
                     (book.yes if buys_yes else book.no).add(o)
-                    o.status = OrderStatus.RESTING
+                    o.status = _RESTING
                 else:
                     self._rest(o, market, now)
                 return o
@@ -254,11 +280,32 @@ class Exchange(Tape):
     def cancel_units(self, account_id: str, order_id: str) -> int:
         """The fast path behind ``cancel``: returns the hundredths of contracts taken off."""
         now = self._sync()
-        o = self._owned_order(account_id, order_id)
-        self._require_cancellable(self._markets[o.ticker], now)
-        if o.status is not OrderStatus.RESTING:
+        # _owned_order, _require_cancellable and _cancel_remainder inlined: one in four
+        # operations of a busy market is a cancel
+        o = self._orders.get(order_id)
+        if o is None or o.account_id != account_id:
+            raise EngineError(ErrorCode.ORDER_NOT_FOUND, f"no order {order_id}")
+        m = self._markets[o.ticker]
+        status = m.status
+        if not ((status is _ACTIVE or status is _INACTIVE) and now < m.close_time):
+            raise EngineError(ErrorCode.MARKET_INACTIVE, f"{m.ticker} is {status.value}")
+        if o.status is not _RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
-        return self._cancel_remainder(o, now, "canceled")
+        if self._listeners:
+            return self._cancel_remainder(o, now, "canceled")
+        reduced = o.remaining
+        if o.resting:
+            book = self._books[o.ticker]
+            (book.yes if o.book_side is _BID else book.no).reduce(o, reduced)
+            o.resting = False
+        o.remaining = 0
+        o.status = _CANCELED
+        o.cancel_reason = "canceled"
+        o.updated = now
+        if o.reserved:
+            self._accounts[account_id].reserved -= o.reserved
+            o.reserved = 0
+        return reduced
 
     def trade_count(self) -> int:
         return len(self._trades)
@@ -281,7 +328,7 @@ class Exchange(Tape):
             raise EngineError(ErrorCode.INVALID_ORDER, "give exactly one of reduce_by, reduce_to")
         o = self._owned_order(account_id, order_id)
         self._require_cancellable(self._markets[o.ticker], now)
-        if o.status is not OrderStatus.RESTING:
+        if o.status is not _RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
         if reduce_by is not None:
             by = count_to_units(reduce_by, "reduce_by")
@@ -317,7 +364,7 @@ class Exchange(Tape):
         o = self._owned_order(account_id, order_id)
         market = self._markets[o.ticker]
         self._require_active(market, now)
-        if o.status is not OrderStatus.RESTING:
+        if o.status is not _RESTING:
             raise EngineError(ErrorCode.INVALID_ORDER, f"order {order_id} is {o.status.value}")
         if ticker != o.ticker:
             raise EngineError(ErrorCode.ORDER_TICKER_MISMATCH, f"order is on {o.ticker}")
@@ -333,7 +380,7 @@ class Exchange(Tape):
         key = (account_id, updated_client_order_id or "")
         if updated_client_order_id and key in self._client_ids:
             raise EngineError(ErrorCode.DUPLICATE_CLIENT_ORDER_ID, "client_order_id used")
-        own = ticks if o.book_side is BookSide.BID else ONE_TICKS - ticks
+        own = ticks if o.book_side is _BID else ONE_TICKS - ticks
         if o.post_only:
             best = self._books[o.ticker].opposite(o.book_side).best()
             if best is not None and best + own >= ONE_TICKS:
@@ -365,7 +412,7 @@ class Exchange(Tape):
         acct.reserved += need
         self._rename(o, updated_client_order_id)
         fills = self._execute(o, market, now)
-        return PlaceResult(order_view(o), tuple(f.record() for f in fills))
+        return PlaceResult(order_view(o), tuple(self._fill_record(f, account_id) for f in fills))
 
     def order(self, account_id: str, order_id: str) -> OrderView:
         self._sync()
@@ -396,11 +443,12 @@ class Exchange(Tape):
         ]
 
     def trades(self, ticker: str | None = None, since: datetime | None = None) -> list[TradeRecord]:
-        return [
-            t.record()
-            for t in self._trades
-            if (ticker is None or t.ticker == ticker) and (since is None or t.ts >= since)
-        ]
+        out: list[TradeRecord] = []
+        for t in self._trades:
+            t_ticker, t_ts = (t.ticker, t.ts) if isinstance(t, TradeRow) else (t[1], t[5])
+            if (ticker is None or t_ticker == ticker) and (since is None or t_ts >= since):
+                out.append(self._trade_record(t))
+        return out
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every event from now on; returns the unsubscribe function."""

@@ -4,7 +4,7 @@ and the public market-data views (``Market``, ``OrderBook``, ``Quote``)."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,7 +12,7 @@ from kalbot.adapters.simulated.book import Book, BookLeg, Leg
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import LifecycleType, MarketEvent, SettlementEvent
 from kalbot.adapters.simulated.markets import MarketSpec, MarketState, fee_cache_for
-from kalbot.adapters.simulated.matching import FillRow, Matcher
+from kalbot.adapters.simulated.matching import Fill, Matcher
 from kalbot.adapters.simulated.records import SettlementRecord
 from kalbot.adapters.simulated.units import (
     ONE_TICKS,
@@ -44,7 +44,7 @@ class Lifecycle(Matcher):
         self._book_leg = book_leg
         self._settlements: dict[str, list[SettlementRecord]] = {}
         self._schedule: list[tuple[datetime, int, str, int]] = []
-        self._last_fills: list[FillRow] = []
+        self._last_fills: Sequence[Fill] = []
         # Each market's last view and the state it was built from: a market whose state has
         # not changed is shown as the same (immutable) ``Market`` instead of a rebuilt one.
         self._views: dict[str, tuple[tuple[object, ...], Market]] = {}
