@@ -117,7 +117,11 @@ def print_report(console: Console, report: BacktestReport) -> None:
         for k, v in report.refusals.items():
             r.add_row(k, str(v))
         console.print(r)
+    if not any(report.attribution.values()):
+        console.print("Attribution: no closed trades to attribute.", highlight=False)
     for name, groups in report.attribution.items():
+        if not groups:
+            continue
         a = Table(title=f"Attribution by {name}")
         for col in ("key", "trades", "wins", "pnl", "fees"):
             a.add_column(col, justify="left" if col == "key" else "right")

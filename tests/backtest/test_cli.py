@@ -62,3 +62,16 @@ def test_empty_range_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None
     )
     assert r.exit_code == 1
     assert "no snapshots between" in r.output and "nothing to backtest" in r.output
+
+
+def test_a_run_without_trades_says_so_instead_of_empty_tables(tmp_path: Path) -> None:
+    register_commands()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    asyncio.run(_seed(url))
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text('[ai]\nmin_edge = "0.99"\n', encoding="utf-8")  # no edge is ever enough
+    args = ["backtest", "--start", "2026-03-02T12:00:00Z", "--end", "2026-03-03T00:00:00Z"]
+    r = CliRunner().invoke(app, [*args, "--config", str(cfg), "--url", url])
+    assert r.exit_code == 0, r.output
+    assert "no closed trades to attribute" in r.output
+    assert "Attribution by" not in r.output
