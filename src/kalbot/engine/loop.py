@@ -46,7 +46,13 @@ log = logging.getLogger("kalbot.engine")
 
 
 class SpendSource(Protocol):
+    """Where the loop reads today's AI spend and the budget in force (the store)."""
+
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]: ...
+
+    async def ai_budget_override(self) -> Decimal | None:
+        """The daily budget set by ``kalbot ai budget --set`` (it wins over the config's)."""
+        ...
 
 
 class CycleRecorder(Protocol):
@@ -268,13 +274,20 @@ class TradingEngine:
                 )
         cash, equity = await self._equity(by_ticker)
         await self._performance(s, now, cash, equity)
+        s.ai_budget = self.cfg.ai_budget
         if self.spend is not None:
             try:
                 spent, reserved = await self.spend.ai_spend(now.date(), now)
                 s.ai_spend_today = spent + reserved
             except Exception as e:
                 log.warning("AI spend lookup failed: %s", e)
-        s.ai_budget = self.cfg.ai_budget
+            try:  # the budget in force: one set in the database wins, as when reserving
+                override = await self.spend.ai_budget_override()
+            except Exception as e:
+                log.warning("AI budget lookup failed (showing the configured one): %s", e)
+            else:
+                if override is not None:
+                    s.ai_budget = override
         s.open_positions = len(self.book)
         s.risk_state = self.risk_state
         s.finished_at = self.clock.now()
