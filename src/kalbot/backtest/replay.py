@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
@@ -27,6 +28,7 @@ from kalbot.engine.store import MemoryTradingStore
 from kalbot.ports import Clock, MarketData
 
 _MARKET_FIELDS = tuple(f.name for f in fields(Market))
+_OUTCOME = attrgetter("stage", "outcome", "reason_code")
 
 
 class LookAheadError(AssertionError):
@@ -44,9 +46,15 @@ class RecordedMarketData:
     stamped after the clock is refused (``LookAheadError``), so nothing can leak forward.
     """
 
-    def __init__(self, venue: MarketData, clock: Clock) -> None:
+    def __init__(
+        self, venue: MarketData, clock: Clock, *, venue_shows_liquidity: bool = False
+    ) -> None:
+        """``venue_shows_liquidity``: the venue already shows each market's recorded volume
+        and open interest (``ReplayDriver(recorded_liquidity=True)``); markets then pass
+        through untouched and ``observe`` only guards against look-ahead."""
         self.venue = venue
         self.clock = clock
+        self.venue_shows_liquidity = venue_shows_liquidity
         self._liquidity: dict[str, tuple[Decimal, Decimal]] = {}
         self._counts: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
 
@@ -79,12 +87,21 @@ class RecordedMarketData:
         markets = (
             await lister() if lister is not None else [m async for m in self.venue.open_markets()]
         )
+        if self.venue_shows_liquidity:
+            return list(markets)
         dress = self._dress
         return [dress(m) for m in markets]
 
     def observe_all(self, snaps: Sequence[Snapshot]) -> None:
         """``observe`` each of ``snaps`` (one look at the clock for the lot)."""
         now = self.clock.now()
+        if self.venue_shows_liquidity:
+            for snap in snaps:
+                if snap.timestamp > now:
+                    raise LookAheadError(
+                        f"snapshot of {snap.ticker} at {snap.timestamp} is in the future"
+                    )
+            return
         counts, liquidity = self._counts, self._liquidity
         for snap in snaps:
             if snap.timestamp > now:
@@ -187,8 +204,7 @@ class BacktestStore(MemoryTradingStore):
         self.cycle_count = 0
 
     async def add_decisions(self, rows: Sequence[DecisionRecord]) -> None:
-        for r in rows:
-            self.outcomes[(r.stage, r.outcome, r.reason_code)] += 1
+        self.outcomes.update(map(_OUTCOME, rows))  # counted in C: a row per market per cycle
 
     async def add_cycle(self, summary: CycleSummary) -> None:
         self.cycle_count += 1
