@@ -308,3 +308,14 @@ async def test_history_points_keep_each_markets_own_prices_when_shared() -> None
     clock.set(NOW + timedelta(minutes=10))
     await eng.run_cycle()
     assert [p.ts for p in eng.history["A"]] == [NOW, NOW + timedelta(minutes=10)]
+
+
+@pytest.mark.parametrize("length", [0, 1, 3])
+async def test_history_keeps_the_last_history_length_points_oldest_first(length: int) -> None:
+    eng, _, _, _, _, clock = build([market("A")], {})
+    eng.cfg = replace(eng.cfg, history_length=length)
+    for i in range(5):
+        clock.set(NOW + timedelta(minutes=10 * i))
+        await eng.run_cycle()
+    times = [NOW + timedelta(minutes=10 * i) for i in range(5)]
+    assert [p.ts for p in eng.history["A"]] == (times[5 - length :] if length else [])
