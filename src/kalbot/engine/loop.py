@@ -518,19 +518,19 @@ class TradingEngine:
     ) -> tuple[int, int, int]:
         book = self._book_state(cash, equity, now)
         todo: list[Market] = []
-        for_ticker, precheck, risk_state = self.book.for_ticker, self.risk.precheck, self.risk_state
+        precheck, risk_state, cycle = self.risk.precheck, self.risk_state, self.cycle_id
+        # Tickers with an open position: nothing changes the book before the last loop below.
+        held_now = self.book.tickers()
         busy: set[str] | None = None
         name = self.strategy.name
         for m in candidates:
-            if for_ticker(m.ticker) is None:
+            if m.ticker not in held_now:
                 pre = precheck(m.ticker, book, now, risk_state)
                 if pre is not None:
                     # Refused before the analyst is paid: no trade could follow.
                     # (positional: keyword construction costs twice as much, per market)
                     rows.append(
-                        DecisionRecord(
-                            self.cycle_id, now, m.ticker, "risk", "refused", pre, "", None, name
-                        )
+                        DecisionRecord(cycle, now, m.ticker, "risk", "refused", pre, "", None, name)
                     )
                     continue
             else:
@@ -541,7 +541,7 @@ class TradingEngine:
             todo.append(m)
         history, held = self.history, self.book.held
         histories = [tuple(history.get(m.ticker, ())) for m in todo]
-        positions = [held(m.ticker) for m in todo]
+        positions = [held(m.ticker) if m.ticker in held_now else None for m in todo]
         analyses: list[Analysis | Exception | None] = [None] * len(todo)
         if self.strategy.needs_analysis and todo:
             contexts = [
@@ -552,6 +552,7 @@ class TradingEngine:
         orders = errors = 0
         analysed = sum(1 for a in analyses if isinstance(a, Analysis))
         portfolio = PortfolioView(cash, equity, len(self.book), book.total_exposure)
+        decide, skip = self.strategy.decide, Decision.SKIP
         for m, h, position, a in zip(todo, histories, positions, analyses, strict=True):
             if isinstance(a, Exception):
                 errors += 1
@@ -569,7 +570,7 @@ class TradingEngine:
                 continue
             sctx = StrategyContext(m, now, h, position, portfolio, a)
             try:
-                d = self.strategy.decide(sctx)
+                d = decide(sctx)
             except Exception as e:  # a strategy bug for one market never stops the loop
                 log.exception("strategy %s failed for %s", self.strategy.name, m.ticker)
                 errors += 1
@@ -585,6 +586,14 @@ class TradingEngine:
                         strategy=self.strategy.name,
                     )
                 )
+                continue
+            if d.decision is skip:  # most markets, every cycle: no coroutine, no lookups
+                rows.append(
+                    DecisionRecord(
+                        cycle, now, m.ticker, "strategy", "skipped", d.reason, d.reason,
+                        d.decision, name, d.confidence, None, None,
+                    )
+                )  # fmt: skip
                 continue
             orders += await self._act(m, d, now, cash, equity, rows)
         return orders, analysed, errors
