@@ -85,8 +85,8 @@ class ReplayDriver:
         skipped, closes, results = stats.skipped, self._close, self.results
         quotes, counts = self._quotes, self._liquidity
         recorded = self.recorded_liquidity
+        stats.snapshots += len(snaps)  # seen, usable or not
         for snap in snaps:
-            stats.snapshots += 1
             ticker = snap.ticker
             if ticker in skipped:
                 continue
@@ -98,8 +98,10 @@ class ReplayDriver:
                 snap.no_ask,
                 snap.last_price,
             )
-            bs = meta.get("yes_bid_size") if meta else None
-            az = meta.get("yes_ask_size") if meta else None
+            if meta:
+                bs, az = meta.get("yes_bid_size"), meta.get("yes_ask_size")
+            else:
+                bs = az = None
             # Recorded quotes repeat: each distinct one is converted once (``snapshot_quote``)
             # and its immutable result reused. Types are part of the key: 1, 1.0 and True
             # are equal keys but not equal inputs (a bool is refused, a float size is none).
