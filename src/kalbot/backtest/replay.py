@@ -15,7 +15,7 @@ import bisect
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter
 
@@ -23,7 +23,7 @@ from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.market import Market, OrderBook
 from kalbot.domain.snapshot import Snapshot
-from kalbot.engine.records import CycleSummary, DecisionRecord
+from kalbot.engine.records import CycleSummary, DayStats, DecisionRecord, PositionChange
 from kalbot.engine.store import MemoryTradingStore
 from kalbot.ports import Clock, MarketData
 
@@ -202,6 +202,23 @@ class BacktestStore(MemoryTradingStore):
         super().__init__()
         self.outcomes: Counter[tuple[str, str, str]] = Counter()
         self.cycle_count = 0
+        # ``day_stats`` scans every position; the engine asks twice per cycle, and positions
+        # change only through ``_apply``: each answer is kept until the next change (the scan
+        # per cycle grew with the run's trades, quadratic in its length).
+        self._changes = 0
+        self._day_stats: tuple[date, int, DayStats] | None = None
+
+    def _apply(self, change: PositionChange) -> int | None:
+        self._changes += 1
+        return super()._apply(change)
+
+    async def day_stats(self, day: date) -> DayStats:
+        kept = self._day_stats
+        if kept is not None and kept[0] == day and kept[1] == self._changes:
+            return kept[2]
+        stats = await super().day_stats(day)
+        self._day_stats = (day, self._changes, stats)
+        return stats
 
     async def add_decisions(self, rows: Sequence[DecisionRecord]) -> None:
         self.outcomes.update(map(_OUTCOME, rows))  # counted in C: a row per market per cycle
