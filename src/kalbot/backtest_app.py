@@ -272,10 +272,10 @@ async def run_backtest(
         ex,
         fill_model=get_fill_model(spec.fill_model),
         results=await load_results(repo),
-        recorded_liquidity=True,  # shown by the venue: ``data`` need not copy every market
+        recorded_liquidity=True,  # shown by the venue: ``data`` passes markets through
     )
     broker = SimulatedBroker(ex, ACCOUNT)
-    data = RecordedMarketData(ExchangeMarketData(ex), clock)
+    data = RecordedMarketData(ExchangeMarketData(ex), clock, venue_shows_liquidity=True)
     replayed: ReplayedAnalyst | None = None
     if analyst is None:
         replayed = ReplayedAnalyst(await load_analyses(repo, spec.start, spec.end), clock)

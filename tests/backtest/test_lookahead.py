@@ -139,6 +139,40 @@ async def test_the_batch_read_dresses_markets_as_the_stream_does_and_refuses_the
     assert [(m.ticker, m.volume_24h) for m in listed] == [("M", Decimal(1000)), ("N", 0)]
 
 
+async def test_a_venue_showing_liquidity_gets_markets_through_untouched_and_no_look_ahead() -> None:
+    clock = ManualClock(T0)
+    shown = [_market("M"), _market("N")]
+
+    class Venue:  # as ReplayDriver(recorded_liquidity=True) shows them: nothing to dress
+        async def open_markets(self):  # type: ignore[no-untyped-def]
+            for m in shown:
+                yield m
+
+        async def open_market_list(self) -> list[Market]:
+            return shown
+
+        async def market(self, ticker: str) -> Market:
+            return next(m for m in shown if m.ticker == ticker)
+
+        async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    data = RecordedMarketData(Venue(), clock, venue_shows_liquidity=True)
+    snaps = [
+        s
+        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
+        if s.timestamp == T0 + timedelta(hours=1)
+    ]
+    with pytest.raises(LookAheadError):
+        data.observe_all(snaps)
+    clock.set(snaps[0].timestamp)
+    data.observe_all(snaps)
+    listed = await data.open_market_list()
+    assert listed == shown and all(a is b for a, b in zip(listed, shown, strict=True))
+    assert listed is not shown  # the caller's own list
+    assert await data.market("N") is shown[1]
+
+
 async def test_snapshots_out_of_time_order_are_refused(sqlite_url: str) -> None:
     snaps = golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
     early, late = snaps[0], snaps[3]

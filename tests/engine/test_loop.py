@@ -11,6 +11,7 @@ import pytest
 from engine.factories import NOW, D, market
 from engine.fakes import FakeBroker, FakeMarketData, FixedAnalyst
 from kalbot.domain.clock import ManualClock
+from kalbot.domain.decisions import Decision
 from kalbot.domain.fees import taker_fee
 from kalbot.domain.market import Market, MarketResult, Quote
 from kalbot.domain.prices import Side
@@ -308,3 +309,41 @@ async def test_history_points_keep_each_markets_own_prices_when_shared() -> None
     clock.set(NOW + timedelta(minutes=10))
     await eng.run_cycle()
     assert [p.ts for p in eng.history["A"]] == [NOW, NOW + timedelta(minutes=10)]
+
+
+@pytest.mark.parametrize("length", [0, 1, 3])
+async def test_history_keeps_the_last_history_length_points_oldest_first(length: int) -> None:
+    eng, _, _, _, _, clock = build([market("A")], {})
+    eng.cfg = replace(eng.cfg, history_length=length)
+    for i in range(5):
+        clock.set(NOW + timedelta(minutes=10 * i))
+        await eng.run_cycle()
+    times = [NOW + timedelta(minutes=10 * i) for i in range(5)]
+    assert [p.ts for p in eng.history["A"]] == (times[5 - length :] if length else [])
+
+
+async def test_the_rows_of_skipped_refused_and_opened_markets_carry_every_field() -> None:
+    """Skip rows are built inline in ``_decide_all`` and refusals before the strategy: both must
+    read as the rows ``_act`` builds (stage, outcome, codes, decision, strategy, confidence)."""
+    ms = [market("A", "0.40", "0.42"), market("B", "0.40", "0.42"), market("C", "0.40", "0.42")]
+    eng, _, _, _, store, _ = build(ms, {"A": "0.41", "B": "0.80"}, max_open_positions=1)
+    await eng.run_cycle()
+    by = {(r.ticker, r.stage): r for r in store.decisions}
+    a = by[("A", "strategy")]  # analysed, no edge: skipped by the strategy
+    assert (a.cycle_id, a.ts, a.outcome, a.reason_code, a.detail) == (
+        1, NOW, "skipped", a.reason_code, a.reason_code
+    )  # fmt: skip
+    assert a.reason_code and a.decision is Decision.SKIP and a.strategy == "standard"
+    assert a.confidence is not None and (a.quantity, a.price) == (None, None)
+    b = by[("B", "risk")]  # opened: approved (or shrunk) with a size and a price
+    assert b.outcome in ("approved", "shrunk") and b.quantity and b.price == D("0.42")
+    c = by[("C", "strategy")]  # no view: skipped
+    assert c.outcome == "skipped" and c.decision is Decision.SKIP
+    await eng.run_cycle()  # one position open, the limit is one: A and C refused up front
+    second = [r for r in store.decisions if r.cycle_id == 2 and r.ticker in ("A", "C")]
+    assert {(r.ticker, r.stage, r.outcome, r.reason_code) for r in second} == {
+        ("A", "risk", "refused", "max_open_positions"),
+        ("C", "risk", "refused", "max_open_positions"),
+    }
+    r = second[0]
+    assert (r.detail, r.decision, r.strategy, r.confidence) == ("", None, "standard", None)

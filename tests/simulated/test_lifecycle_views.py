@@ -11,6 +11,9 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
+from kalbot.adapters.simulated.errors import EngineError
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.fill_models import get_fill_model
 from kalbot.adapters.simulated.markets import MarketState
@@ -121,3 +124,19 @@ def test_update_quote_if_active_records_nothing_on_a_closed_market() -> None:
     clock.set(START + timedelta(days=2))
     assert ex.update_quote_if_active("Q-1", Quote(D("0.10"), D("0.12"))) is None
     assert ex.market("Q-1").quote is q
+
+
+def test_batch_quote_updates_record_as_single_ones_do_and_skip_closed_markets() -> None:
+    ex, clock = make_exchange()
+    for t in ("Q-1", "Q-2"):
+        ex.add_quoted_market(spec(t), get_fill_model("conservative"))
+    q1, q2 = Quote(D("0.30"), D("0.35")), Quote(D("0.50"), D("0.52"))
+    liq = (D(1000), D(500))
+    assert ex.update_quotes_if_active([("Q-1", q1, D("0.32"), liq), ("Q-2", q2, None, None)]) == []
+    assert ex.market("Q-1").quote is q1 and ex.market("Q-1").last_price == D("0.32")
+    assert (ex.market("Q-1").volume_24h, ex.market("Q-2").quote) == (D(1000), q2)
+    clock.set(START + timedelta(days=2))  # both closed: nothing recorded
+    assert ex.update_quotes_if_active([("Q-1", Quote(D("0.1"), D("0.2")), None, None)]) == []
+    assert ex.market("Q-1").quote is q1
+    with pytest.raises(EngineError):
+        ex.update_quotes_if_active([("NOPE", q1, None, None)])

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from kalbot.domain.market import Market
 from kalbot.domain.prices import Side
+from kalbot.domain.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PricePoint:
     ts: datetime
     yes_bid: Decimal | None

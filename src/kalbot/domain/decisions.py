@@ -7,6 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from kalbot.domain.values import value
+
 
 class Decision(StrEnum):
     OPEN_YES = "OPEN_YES"
@@ -40,7 +42,7 @@ class Analysis:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DecisionResult:
     decision: Decision
     confidence: Decimal

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from kalbot.domain.fees import FeeType
 from kalbot.domain.prices import LINEAR_CENT, ONE, PriceRange, Side
+from kalbot.domain.values import value
 
 
 class MarketStatus(StrEnum):
@@ -35,7 +36,7 @@ class MarketResult(StrEnum):
     SCALAR = "scalar"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Quote:
     """Top of book in YES-leg prices. Any price may be None when that side of the book is empty."""
 
@@ -87,7 +88,7 @@ class Quote:
         return self.yes_bid_size if side is Side.YES else self.no_bid_size
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Market:
     ticker: str
     event_ticker: str

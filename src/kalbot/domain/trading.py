@@ -13,6 +13,7 @@ from enum import StrEnum
 from kalbot.domain.decisions import Decision, RiskState
 from kalbot.domain.orders import Action, TimeInForce
 from kalbot.domain.prices import ZERO, Side
+from kalbot.domain.values import value
 
 
 class Purpose(StrEnum):
@@ -115,7 +116,7 @@ class FillRecord:
     ts: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DecisionRecord:
     """One line of 'why': a decision, refusal or action for one market, with its reason code."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -46,7 +45,13 @@ log = logging.getLogger("kalbot.engine")
 
 
 class SpendSource(Protocol):
+    """Where the loop reads today's AI spend and the budget in force (the store)."""
+
     async def ai_spend(self, day: date, now: datetime) -> tuple[Decimal, Decimal]: ...
+
+    async def ai_budget_override(self) -> Decimal | None:
+        """The daily budget set by ``kalbot ai budget --set`` (it wins over the config's)."""
+        ...
 
 
 class CycleRecorder(Protocol):
@@ -118,7 +123,9 @@ class TradingEngine:
         self.max_drawdown = ZERO
         self.last_close: dict[str, datetime] = {}
         self.stopouts: list[datetime] = []
-        self.history: dict[str, deque[PricePoint]] = {}
+        # Per market, its last ``history_length`` points, oldest first. A list, not a deque:
+        # the strategy gets a tuple copy per market per cycle, four times faster from a list.
+        self.history: dict[str, list[PricePoint]] = {}
         self._screen_reason: dict[str, str] = {}
         self._started = False
         self._risk_logged = False
@@ -268,13 +275,20 @@ class TradingEngine:
                 )
         cash, equity = await self._equity(by_ticker)
         await self._performance(s, now, cash, equity)
+        s.ai_budget = self.cfg.ai_budget
         if self.spend is not None:
             try:
                 spent, reserved = await self.spend.ai_spend(now.date(), now)
                 s.ai_spend_today = spent + reserved
             except Exception as e:
                 log.warning("AI spend lookup failed: %s", e)
-        s.ai_budget = self.cfg.ai_budget
+            try:  # the budget in force: one set in the database wins, as when reserving
+                override = await self.spend.ai_budget_override()
+            except Exception as e:
+                log.warning("AI budget lookup failed (showing the configured one): %s", e)
+            else:
+                if override is not None:
+                    s.ai_budget = override
         s.open_positions = len(self.book)
         s.risk_state = self.risk_state
         s.finished_at = self.clock.now()
@@ -297,7 +311,7 @@ class TradingEngine:
         for m in markets:
             h = get(m.ticker)
             if h is None:
-                h = history[m.ticker] = deque(maxlen=length)
+                h = history[m.ticker] = []
             q = m.quote
             bid, ask, last = q.yes_bid, q.yes_ask, m.last_price
             key = (id(bid), id(ask), id(last))  # the objects live in ``markets`` meanwhile
@@ -305,6 +319,8 @@ class TradingEngine:
             if p is None:
                 p = points[key] = PricePoint(now, bid, ask, last)
             h.append(p)
+            if len(h) > length:  # one over at most: drop the oldest
+                del h[0]
         if len(history) > len(by_ticker):  # some market is gone: forget its history
             for t in [t for t in history if t not in by_ticker]:
                 del history[t]
@@ -502,19 +518,19 @@ class TradingEngine:
     ) -> tuple[int, int, int]:
         book = self._book_state(cash, equity, now)
         todo: list[Market] = []
-        for_ticker, precheck, risk_state = self.book.for_ticker, self.risk.precheck, self.risk_state
+        precheck, risk_state, cycle = self.risk.precheck, self.risk_state, self.cycle_id
+        # Tickers with an open position: nothing changes the book before the last loop below.
+        held_now = self.book.tickers()
         busy: set[str] | None = None
         name = self.strategy.name
         for m in candidates:
-            if for_ticker(m.ticker) is None:
+            if m.ticker not in held_now:
                 pre = precheck(m.ticker, book, now, risk_state)
                 if pre is not None:
                     # Refused before the analyst is paid: no trade could follow.
                     # (positional: keyword construction costs twice as much, per market)
                     rows.append(
-                        DecisionRecord(
-                            self.cycle_id, now, m.ticker, "risk", "refused", pre, "", None, name
-                        )
+                        DecisionRecord(cycle, now, m.ticker, "risk", "refused", pre, "", None, name)
                     )
                     continue
             else:
@@ -525,7 +541,7 @@ class TradingEngine:
             todo.append(m)
         history, held = self.history, self.book.held
         histories = [tuple(history.get(m.ticker, ())) for m in todo]
-        positions = [held(m.ticker) for m in todo]
+        positions = [held(m.ticker) if m.ticker in held_now else None for m in todo]
         analyses: list[Analysis | Exception | None] = [None] * len(todo)
         if self.strategy.needs_analysis and todo:
             contexts = [
@@ -536,6 +552,7 @@ class TradingEngine:
         orders = errors = 0
         analysed = sum(1 for a in analyses if isinstance(a, Analysis))
         portfolio = PortfolioView(cash, equity, len(self.book), book.total_exposure)
+        decide, skip = self.strategy.decide, Decision.SKIP
         for m, h, position, a in zip(todo, histories, positions, analyses, strict=True):
             if isinstance(a, Exception):
                 errors += 1
@@ -553,7 +570,7 @@ class TradingEngine:
                 continue
             sctx = StrategyContext(m, now, h, position, portfolio, a)
             try:
-                d = self.strategy.decide(sctx)
+                d = decide(sctx)
             except Exception as e:  # a strategy bug for one market never stops the loop
                 log.exception("strategy %s failed for %s", self.strategy.name, m.ticker)
                 errors += 1
@@ -569,6 +586,14 @@ class TradingEngine:
                         strategy=self.strategy.name,
                     )
                 )
+                continue
+            if d.decision is skip:  # most markets, every cycle: no coroutine, no lookups
+                rows.append(
+                    DecisionRecord(
+                        cycle, now, m.ticker, "strategy", "skipped", d.reason, d.reason,
+                        d.decision, name, d.confidence, None, None,
+                    )
+                )  # fmt: skip
                 continue
             orders += await self._act(m, d, now, cash, equity, rows)
         return orders, analysed, errors

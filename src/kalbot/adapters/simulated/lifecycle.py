@@ -27,6 +27,7 @@ from kalbot.domain.orders import OrderStatus
 from kalbot.ports import Clock
 
 _OPEN, _CLOSE = 0, 1
+_NO_COUNT = units_to_count(0)  # shared: a market's counts are mostly zero
 _AFTER_CLOSE = {
     MarketStatus.CLOSED,
     MarketStatus.DETERMINED,
@@ -310,6 +311,7 @@ class Lifecycle(Matcher):
                 book.yes.sizes[yb] if yb is not None else 0,
                 book.no.sizes[nb] if nb is not None else 0,
             )
+        recorded = self._recorded.get(ticker)
         key = (
             m.spec,
             m.status,
@@ -319,23 +321,26 @@ class Lifecycle(Matcher):
             m.volume,
             m.open_interest,
             m.result,
-            self._recorded.get(ticker),
+            recorded,
         )
         hit = self._views.get(ticker)
         if hit is not None and hit[0] == key:
             return hit[1]
-        view = self._market_view(m)
+        view = self._market_view(m, recorded)
         self._views[ticker] = (key, view)
         return view
 
-    def _market_view(self, m: MarketState) -> Market:
+    def _market_view(
+        self, m: MarketState, recorded: tuple[Decimal, Decimal] | None = None
+    ) -> Market:
+        """``m`` as a trader sees it; ``recorded``: its recorded (volume_24h, open_interest)."""
         s = m.spec
-        recorded = self._recorded.get(s.ticker)
+        volume = units_to_count(m.volume) if m.volume else _NO_COUNT
         if recorded is not None:
             volume_24h, open_interest = recorded
         else:
-            volume_24h = units_to_count(m.volume)
-            open_interest = units_to_count(m.open_interest)
+            volume_24h = volume
+            open_interest = units_to_count(m.open_interest) if m.open_interest else _NO_COUNT
         # Positional, in ``Market``'s field order (keywords cost a third more, per market);
         # tests/simulated/test_lifecycle_views.py checks each field against its source.
         return Market(
@@ -343,7 +348,7 @@ class Lifecycle(Matcher):
             s.event_ticker,
             s.title,
             m.status,
-            self._quote(s.ticker),
+            m.tape_quote if m.tape_quote is not None else self._quote(s.ticker),
             m.close_time,
             s.series_ticker,
             s.subtitle,
@@ -353,7 +358,7 @@ class Lifecycle(Matcher):
             s.open_time,
             m.close_time,  # expiration_time
             ticks_to_price(m.last_price) if m.last_price is not None else None,
-            units_to_count(m.volume),
+            volume,
             volume_24h,
             open_interest,
             m.result,

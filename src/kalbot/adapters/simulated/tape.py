@@ -9,6 +9,7 @@ trade with each other in such markets; their resting orders wait for the quotes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -71,6 +72,27 @@ class Tape(Lifecycle):
         if m.status is not MarketStatus.ACTIVE:
             return None
         return self._record_quote(m, now, quote, last_price, liquidity)
+
+    def update_quotes_if_active(
+        self,
+        updates: Iterable[tuple[str, Quote, Decimal | None, tuple[Decimal, Decimal] | None]],
+    ) -> list[FillRow]:
+        """``update_quote_if_active`` for each (ticker, quote, last price, liquidity) in order,
+        at one instant: the clock is read once (a replay step applies a whole timestamp's
+        snapshots; listing a market meanwhile schedules nothing already due). ``updates`` may
+        be a generator that lists markets as it goes. The fills of all updates, in order."""
+        now = self._sync()
+        markets, record, active = self._markets, self._record_quote, MarketStatus.ACTIVE
+        out: list[FillRow] = []
+        for ticker, quote, last_price, liquidity in updates:
+            m = markets.get(ticker)
+            if m is None:
+                m = self._market(ticker)  # raises MARKET_NOT_FOUND
+            if m.status is active:
+                fills = record(m, now, quote, last_price, liquidity)
+                if fills:
+                    out += fills
+        return out
 
     def _record_quote(
         self,

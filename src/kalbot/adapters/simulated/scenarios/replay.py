@@ -10,7 +10,7 @@ result when one is known (the ``results`` mapping, else the snapshot's ``metadat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -74,13 +74,19 @@ class ReplayDriver:
 
     def apply_all(self, snaps: Sequence[Snapshot]) -> None:
         """``apply`` each of ``snaps`` in order (the loop a backtest runs per snapshot)."""
+        self.exchange.update_quotes_if_active(self._updates(snaps))
+
+    def _updates(
+        self, snaps: Sequence[Snapshot]
+    ) -> Iterator[tuple[str, Quote, Decimal | None, tuple[Decimal, Decimal] | None]]:
+        """Each usable snapshot's (ticker, quote, last price, liquidity), listing its market
+        first if new; a malformed one skips its market (``stats.skipped``) and yields nothing."""
         stats = self.stats
         skipped, closes, results = stats.skipped, self._close, self.results
         quotes, counts = self._quotes, self._liquidity
         recorded = self.recorded_liquidity
-        update = self.exchange.update_quote_if_active
+        stats.snapshots += len(snaps)  # seen, usable or not
         for snap in snaps:
-            stats.snapshots += 1
             ticker = snap.ticker
             if ticker in skipped:
                 continue
@@ -92,8 +98,10 @@ class ReplayDriver:
                 snap.no_ask,
                 snap.last_price,
             )
-            bs = meta.get("yes_bid_size") if meta else None
-            az = meta.get("yes_ask_size") if meta else None
+            if meta:
+                bs, az = meta.get("yes_bid_size"), meta.get("yes_ask_size")
+            else:
+                bs = az = None
             # Recorded quotes repeat: each distinct one is converted once (``snapshot_quote``)
             # and its immutable result reused. Types are part of the key: 1, 1.0 and True
             # are equal keys but not equal inputs (a bool is refused, a float size is none).
@@ -128,7 +136,7 @@ class ReplayDriver:
                     if len(counts) >= _CACHE_LIMIT:
                         counts.clear()
                     liquidity = counts[lkey] = (recorded_count(vol), recorded_count(oi))
-            update(ticker, hit[0], hit[1], liquidity)
+            yield ticker, hit[0], hit[1], liquidity
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
