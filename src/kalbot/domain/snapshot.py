@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from kalbot.domain.values import value
 
-@dataclass(frozen=True, slots=True)
+
+@value
 class Snapshot:
     timestamp: datetime
     ticker: str
