@@ -52,6 +52,9 @@ KEY_METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
+DECISIONS_SHOWN = 10  # the terminal shows the most frequent; the exports show all
+
+
 def lookup(d: dict[str, Any], dotted: str) -> Any:
     cur: Any = d
     for part in dotted.split("."):
@@ -117,6 +120,23 @@ def print_report(console: Console, report: BacktestReport) -> None:
         for k, v in report.refusals.items():
             r.add_row(k, str(v))
         console.print(r)
+    if report.decisions:
+        shown = list(report.decisions.items())[:DECISIONS_SHOWN]
+        w = Table(title=f"Decisions by stage, outcome and reason (top {len(shown)})")
+        w.add_column("stage:outcome:reason")
+        w.add_column("count", justify="right")
+        for k, v in shown:
+            w.add_row(k, f"{v:,}")
+        console.print(w)
+    if report.trade_metrics.trades == 0 and report.decisions:
+        top = next(iter(report.decisions))
+        if top.endswith(":no_recorded_analysis"):
+            console.print(
+                "hint: no analysis was recorded for these markets by then, so replaying the "
+                "recorded analyses cannot trade; --analyst heuristic runs the free analyst "
+                "over the past (docs/backtesting.md)",
+                highlight=False,
+            )
     if not any(report.attribution.values()):
         console.print("Attribution: no closed trades to attribute.", highlight=False)
     for name, groups in report.attribution.items():
@@ -209,6 +229,9 @@ def markdown(report: BacktestReport) -> str:
         "|---|---:|",
     ]
     lines += [f"| {label} | {fmt(lookup(d, key))} |" for key, label in KEY_METRICS]
+    if report.decisions:
+        lines += ["", "## Decisions by stage, outcome and reason", "", "| decision | count |"]
+        lines += ["|---|---:|"] + [f"| {k} | {v} |" for k, v in report.decisions.items()]
     if report.refusals:
         lines += ["", "## Refused or shrunk trades", "", "| reason | count |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in report.refusals.items()]

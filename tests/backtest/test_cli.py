@@ -42,6 +42,8 @@ def test_backtest_exports_and_compares(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
     assert data["trade_metrics"]["total_pnl"] == "-0.14"
     assert data["equity_metrics"]["final_equity"] == "999.86"
+    # the six trades are in the decision counts: approved by risk, ordered, filled
+    assert data["decisions"]["risk:approved:analyst_edge"] == 6
     # a second exported run (its report.json is all --compare reads)
     data["meta"]["fill_model"] = "touch"
     data["trade_metrics"]["trades"] = 99
@@ -75,3 +77,33 @@ def test_a_run_without_trades_says_so_instead_of_empty_tables(tmp_path: Path) ->
     assert r.exit_code == 0, r.output
     assert "no closed trades to attribute" in r.output
     assert "Attribution by" not in r.output
+    # ... and why: every decision by stage, outcome and reason (no analysis was missing here)
+    assert "Decisions by stage, outcome and reason" in r.output
+    assert "strategy:skipped:" in r.output and "hint:" not in r.output
+
+
+def test_no_recorded_analyses_explains_why_nothing_traded(tmp_path: Path) -> None:
+    register_commands()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+
+    async def seed_without_analyses() -> None:
+        repo = Repository(url)
+        await repo.initialize()
+        try:
+            await repo.add_snapshots(golden.snapshots(golden.markets()))
+        finally:
+            await repo.close()
+
+    asyncio.run(seed_without_analyses())
+    args = ["backtest", "--start", "2026-03-02T12:00:00Z", "--end", "2026-03-03T00:00:00Z"]
+    r = CliRunner().invoke(app, [*args, "--url", url, "--export", str(tmp_path / "x")])
+    assert r.exit_code == 0, r.output
+    assert "strategy:skipped:no_recorded_analysis" in r.output
+    assert "hint: no analysis was recorded" in r.output and "--analyst heuristic" in r.output
+    data = json.loads((tmp_path / "x" / "report.json").read_text(encoding="utf-8"))
+    counts = data["decisions"]
+    top = max(counts, key=lambda k: counts[k])
+    assert top == "strategy:skipped:no_recorded_analysis"
+    md = (tmp_path / "x" / "summary.md").read_text(encoding="utf-8")
+    assert "## Decisions by stage, outcome and reason" in md
+    assert f"| {top} | {counts[top]} |" in md

@@ -227,6 +227,14 @@ class BacktestStore(MemoryTradingStore):
         self.cycle_count += 1
         self.cycles[:] = [summary]
 
+    def decision_counts(self) -> dict[str, int]:
+        """Every decision row of the run as ``stage:outcome:reason`` -> count, most frequent
+        first: why markets were passed over (screened out, no edge, refused), not only trades."""
+        out: Counter[str] = Counter()
+        for (stage, outcome, reason), n in self.outcomes.items():
+            out[f"{stage}:{outcome}:{reason}" if reason else f"{stage}:{outcome}"] += n
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def refusals(self) -> dict[str, int]:
         """Trades refused or shrunk by the risk manager (and failed orders), by reason code."""
         out: Counter[str] = Counter()

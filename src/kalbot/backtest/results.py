@@ -83,6 +83,8 @@ class BacktestReport:
     attribution: dict[str, tuple[Group, ...]]
     top_markets: tuple[Group, ...]
     worst_markets: tuple[Group, ...]
+    # every decision row by ``stage:outcome:reason``, most frequent first (why no trade)
+    decisions: dict[str, int]
 
 
 def trades_of(store: BacktestStore, categories: dict[str, str]) -> list[Trade]:
@@ -174,6 +176,7 @@ def build_report(
         equity=tuple(outcome.equity),
         open_at_end=tuple(outcome.open_at_end),
         refusals=store.refusals(),
+        decisions=store.decision_counts(),
         forecast=score(forecasts) if forecasts else None,
         forecast_by_category=score_by_category(forecasts) if forecasts else {},
         attribution={
