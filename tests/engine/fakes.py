@@ -35,9 +35,14 @@ class FakeMarketData:
     def set(self, m: Market) -> None:
         self.markets[m.ticker] = m
 
-    def settle(self, ticker: str, result: MarketResult) -> None:
+    def settle(
+        self, ticker: str, result: MarketResult, settlement_value: Decimal | None = None
+    ) -> None:
         self.markets[ticker] = replace(
-            self.markets[ticker], status=MarketStatus.FINALIZED, result=result
+            self.markets[ticker],
+            status=MarketStatus.FINALIZED,
+            result=result,
+            settlement_value=settlement_value,
         )
 
 
@@ -105,9 +110,14 @@ class FakeBroker:
     async def balance(self) -> Decimal:
         return self.cash
 
-    def settle(self, ticker: str, result: MarketResult) -> None:
+    def settle(
+        self, ticker: str, result: MarketResult, settlement_value: Decimal | None = None
+    ) -> None:
         n = self.pos.pop(ticker, Decimal(0))
-        if (n > 0 and result is MarketResult.YES) or (n < 0 and result is MarketResult.NO):
+        if result is MarketResult.SCALAR:
+            assert settlement_value is not None
+            self.cash += n * settlement_value if n > 0 else -n * (1 - settlement_value)
+        elif (n > 0 and result is MarketResult.YES) or (n < 0 and result is MarketResult.NO):
             self.cash += abs(n)
 
 

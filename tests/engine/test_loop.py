@@ -95,6 +95,26 @@ async def test_settlement_against_the_position_loses_the_stake_and_fees(side: Si
     assert closed["pnl"] == -(10 * entry) - taker_fee(D(10), entry)
 
 
+@pytest.mark.parametrize(("side", "payout"), [(Side.YES, "0.3125"), (Side.NO, "0.6875")])
+async def test_a_scalar_market_settles_at_its_value_once_published(
+    side: Side, payout: str
+) -> None:
+    bid, ask, p = ("0.40", "0.42", "0.70") if side is Side.YES else ("0.60", "0.62", "0.30")
+    eng, broker, md, _, store, _clock = build([market("M", bid, ask)], {"M": p})
+    await eng.run_cycle()
+    md.settle("M", MarketResult.SCALAR)  # determined, value not out yet: the position waits
+    await eng.run_cycle()
+    assert store.closed_rows() == [] and len(store.open_rows()) == 1
+    md.settle("M", MarketResult.SCALAR, D("0.3125"))
+    broker.settle("M", MarketResult.SCALAR, D("0.3125"))
+    await eng.run_cycle()
+    [closed] = store.closed_rows()
+    entry = D("0.42") if side is Side.YES else D("0.40")
+    assert closed["close_reason"] == "settled_scalar" and closed["exit_price"] == D(payout)
+    assert closed["pnl"] == 10 * (D(payout) - entry) - taker_fee(D(10), entry)
+    assert store.open_rows() == []
+
+
 @pytest.mark.parametrize("side", [Side.YES, Side.NO])
 async def test_profit_target_exit_sells_at_the_bid_and_books_pnl_after_both_fees(
     side: Side,

@@ -78,6 +78,7 @@ def test_current_single_market_is_a_settled_no() -> None:
     )
     assert m.status is MarketStatus.FINALIZED
     assert m.result is MarketResult.NO
+    assert m.settlement_value == 0  # "settlement_value_dollars": "0.0000"
     assert m.quote.yes_bid is None and m.quote.yes_ask is None  # "0.0000" / "1.0000": empty
     assert m.expiration_time == datetime(2026, 7, 13, 1, 45, tzinfo=UTC)
     assert m.is_combo

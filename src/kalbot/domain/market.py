@@ -117,6 +117,8 @@ class Market:
     is_combo: bool = False
     fee_type: FeeType = FeeType.QUADRATIC
     fee_multiplier: Decimal = ONE
+    # What one YES contract paid at settlement ($1 or $0 for yes/no; the value for scalar).
+    settlement_value: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

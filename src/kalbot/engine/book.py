@@ -16,7 +16,7 @@ from kalbot.domain.context import HeldPosition
 from kalbot.domain.market import Market, MarketResult
 from kalbot.domain.orders import Action
 from kalbot.domain.pnl import settlement_price
-from kalbot.domain.prices import ZERO, Side
+from kalbot.domain.prices import ONE, ZERO, Side
 from kalbot.engine.records import (
     ClosedPart,
     FillRecord,
@@ -232,12 +232,22 @@ class PositionBook:
         return PositionChange("partial_close", rest, closed)
 
     def settlement_change(
-        self, pos: OpenPosition, result: MarketResult, now: datetime
+        self,
+        pos: OpenPosition,
+        result: MarketResult,
+        now: datetime,
+        settlement_value: Decimal | None = None,
     ) -> PositionChange | None:
-        """Close at the market's result: $1.00 per winning contract, no fee. None if unknown."""
+        """Close at the market's result: $1.00 per winning contract, no fee; a scalar market pays
+        ``settlement_value`` per YES contract and the rest per NO. None if not known yet."""
         if result is MarketResult.VOID:
             # A voided market returns what was paid; only the fees are lost.
             return self._close(pos, pos.quantity, pos.entry_price, ZERO, now, "settled_void")
+        if result is MarketResult.SCALAR:
+            if settlement_value is None or not ZERO <= settlement_value <= ONE:
+                return None  # the value is not published yet: ask again next cycle
+            payout = settlement_value if pos.side is Side.YES else ONE - settlement_value
+            return self._close(pos, pos.quantity, payout, ZERO, now, "settled_scalar")
         if result not in (MarketResult.YES, MarketResult.NO):
             return None
         payout = settlement_price(pos.side is Side.YES, result is MarketResult.YES)

@@ -344,7 +344,7 @@ class TradingEngine:
                 continue
             if m.result is None:
                 continue
-            change = self.book.settlement_change(pos, m.result, now)
+            change = self.book.settlement_change(pos, m.result, now, m.settlement_value)
             if change is None:
                 continue
             pid = await self.store.apply_position_change(change)

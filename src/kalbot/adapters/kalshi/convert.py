@@ -225,6 +225,9 @@ def market(
         is_combo=is_combo(m),
         fee_type=fee_type(series.fee_type, series.ticker) if series else FeeType.QUADRATIC,
         fee_multiplier=fee_mult if fee_mult is not None else ONE,
+        settlement_value=_price(
+            m.settlement_value_dollars or None, None, "settlement_value_dollars", t
+        ),
     )
 
 
