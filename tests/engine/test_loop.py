@@ -96,9 +96,7 @@ async def test_settlement_against_the_position_loses_the_stake_and_fees(side: Si
 
 
 @pytest.mark.parametrize(("side", "payout"), [(Side.YES, "0.3125"), (Side.NO, "0.6875")])
-async def test_a_scalar_market_settles_at_its_value_once_published(
-    side: Side, payout: str
-) -> None:
+async def test_a_scalar_market_settles_at_its_value_once_published(side: Side, payout: str) -> None:
     bid, ask, p = ("0.40", "0.42", "0.70") if side is Side.YES else ("0.60", "0.62", "0.30")
     eng, broker, md, _, store, _clock = build([market("M", bid, ask)], {"M": p})
     await eng.run_cycle()
