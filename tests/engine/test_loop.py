@@ -25,13 +25,14 @@ def build(
     markets: list[Market],
     p_yes: dict[str, str],
     store: MemoryTradingStore | None = None,
+    broker_type: type[FakeBroker] = FakeBroker,
     **risk: object,
 ) -> tuple[
     TradingEngine, FakeBroker, FakeMarketData, FixedAnalyst, MemoryTradingStore, ManualClock
 ]:
     clock = ManualClock(NOW)
     md = FakeMarketData(markets)
-    broker = FakeBroker(md, clock)
+    broker = broker_type(md, clock)
     analyst = FixedAnalyst(p_yes)
     store = store or MemoryTradingStore()
     eng = TradingEngine(
@@ -111,6 +112,67 @@ async def test_a_scalar_market_settles_at_its_value_once_published(side: Side, p
     assert closed["close_reason"] == "settled_scalar" and closed["exit_price"] == D(payout)
     assert closed["pnl"] == 10 * (D(payout) - entry) - taker_fee(D(10), entry)
     assert store.open_rows() == []
+
+
+class PayoutBroker(FakeBroker):
+    """A broker that can read the exchange's settlement records (as ``KalshiBroker`` does)."""
+
+    def __init__(self, md: FakeMarketData, clock: ManualClock) -> None:
+        super().__init__(md, clock)
+        self.payouts: dict[str, Decimal] = {}
+        self.asked: list[str] = []
+
+    async def settlement_payout(self, ticker: str) -> Decimal | None:
+        self.asked.append(ticker)
+        if ticker == "BROKEN":
+            raise ConnectionError("settlements endpoint down")
+        return self.payouts.get(ticker)
+
+
+@pytest.mark.parametrize(
+    ("payout", "reason"), [("0.42", "settled_void"), ("0.25", "settled_exchange")]
+)
+async def test_a_market_finalized_without_a_result_closes_at_the_exchanges_payout(
+    payout: str, reason: str
+) -> None:
+    eng, paying, md, _, store, _clock = build(
+        [market("M", "0.40", "0.42")], {"M": "0.70"}, broker_type=PayoutBroker
+    )
+    assert isinstance(paying, PayoutBroker)
+    await eng.run_cycle()
+    assert len(store.open_rows()) == 1
+    md.settle("M", MarketResult.YES)
+    md.set(replace(md.markets["M"], result=None))  # Kalshi's void: finalized, result ""
+    await eng.run_cycle()  # no settlement record yet: the position waits
+    assert paying.asked == ["M"] and store.closed_rows() == []
+    paying.payouts["M"] = D(payout)
+    await eng.run_cycle()
+    [closed] = store.closed_rows()
+    assert closed["close_reason"] == reason and closed["exit_price"] == D(payout)
+    assert closed["pnl"] == 10 * (D(payout) - D("0.42")) - taker_fee(D(10), D("0.42"))
+
+
+async def test_a_failed_settlement_lookup_is_an_error_and_is_asked_again() -> None:
+    eng, paying, md, _, store, _clock = build(
+        [market("BROKEN", "0.40", "0.42")], {"BROKEN": "0.70"}, broker_type=PayoutBroker
+    )
+    assert isinstance(paying, PayoutBroker)
+    await eng.run_cycle()
+    md.settle("BROKEN", MarketResult.YES)
+    md.set(replace(md.markets["BROKEN"], result=None))
+    s1 = await eng.run_cycle()
+    s2 = await eng.run_cycle()
+    assert s1.errors == 1 and s2.errors == 1 and paying.asked == ["BROKEN", "BROKEN"]
+    assert store.closed_rows() == [] and len(store.open_rows()) == 1
+
+
+async def test_without_a_settlement_reader_a_resultless_market_stays_open() -> None:
+    eng, _broker, md, _, store, _clock = build([market("M", "0.40", "0.42")], {"M": "0.70"})
+    await eng.run_cycle()
+    md.settle("M", MarketResult.YES)
+    md.set(replace(md.markets["M"], result=None))
+    await eng.run_cycle()
+    assert store.closed_rows() == [] and len(store.open_rows()) == 1
 
 
 @pytest.mark.parametrize("side", [Side.YES, Side.NO])

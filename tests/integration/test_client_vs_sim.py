@@ -41,9 +41,9 @@ from kalbot.adapters.simulated.server.builder import ApiKey, build_service
 from kalbot.adapters.simulated.server.clock import AcceleratedClock
 from kalbot.adapters.simulated.server.faults import FaultConfig
 from kalbot.adapters.simulated.server.ratelimit import RateLimiter as ServerRateLimiter
-from kalbot.adapters.simulated.server.service import ServiceConfig
+from kalbot.adapters.simulated.server.service import ServiceConfig, SimService
 from kalbot.domain.fees import taker_fee
-from kalbot.domain.market import OrderBook
+from kalbot.domain.market import MarketResult, MarketStatus, OrderBook
 from kalbot.domain.orders import Action, BookSide, OrderIntent, OrderStatus, TimeInForce, V2Order
 from kalbot.domain.prices import Side
 from sim_server.conformance import Conformance, conformance  # noqa: F401 - fixture
@@ -64,6 +64,7 @@ class Venue:
     ws_url: str
     signer: Signer
     clock: AcceleratedClock
+    service: SimService
 
 
 async def _fast_sleep(seconds: float) -> None:
@@ -76,14 +77,21 @@ def faults() -> FaultConfig | None:
 
 
 @pytest.fixture
+def results() -> tuple[MarketResult, MarketResult]:
+    """How YES_MKT and NO_MKT will settle."""
+    return (MarketResult.YES, MarketResult.NO)
+
+
+@pytest.fixture
 async def venue(
     tmp_path: Path,
     trader_pem: bytes,
     conformance: Conformance,  # noqa: F811 - the fixture imported above
     faults: FaultConfig | None,
+    results: tuple[MarketResult, MarketResult],
 ) -> AsyncIterator[Venue]:
     clock = AcceleratedClock(START, speed=1.0)
-    ex = make_exchange(clock)
+    ex = make_exchange(clock, results)
     seed_book(ex)
     service, keys = build_service(
         ex,
@@ -111,7 +119,7 @@ async def venue(
             KalshiClient(endpoints, signer=signer, limiter=limiter, sleep=_fast_sleep) as client,
             KalshiClient(server.base_url, limiter=limiter) as public,
         ):
-            yield Venue(client, public, server.ws_url, signer, clock)
+            yield Venue(client, public, server.ws_url, signer, clock, service)
 
 
 async def test_public_market_data_without_a_key(venue: Venue) -> None:
@@ -181,6 +189,32 @@ async def test_buy_yes_and_buy_no_fill_at_the_book_with_kalshi_fees(venue: Venue
     assert await broker.positions() == {YES_MKT: D(10), NO_MKT: D(-5)}
     cost = D("4.50") + f_yes.fee + D("3.00") + f_no.fee
     assert await broker.balance() == D(1000) - cost
+
+
+@pytest.mark.parametrize("results", [(MarketResult.VOID, MarketResult.NO)])
+async def test_a_voided_market_reads_as_finalized_without_result_and_pays_back_its_cost(
+    venue: Venue,
+) -> None:
+    """Kalshi's wire has no ``void``: the market is finalized with ``result ""``; the broker
+    reads what one contract paid from the account's settlement record (the engine closes the
+    position at that, see tests/engine/test_loop.py)."""
+    md, broker = KalshiMarketData(venue.client), KalshiBroker(venue.client)
+    yes = OrderIntent(YES_MKT, Side.YES, Action.BUY, D(10), D("0.45"), "v-yes", TimeInForce.IOC)
+    no = OrderIntent(NO_MKT, Side.NO, Action.BUY, D(5), D("0.60"), "v-no", TimeInForce.IOC)
+    await broker.place(yes, await md.market(YES_MKT))
+    await broker.place(no, await md.market(NO_MKT))
+    assert await broker.settlement_payout(YES_MKT) is None  # nothing settled yet
+    venue.clock.jump(timedelta(hours=6, minutes=6))  # past close and the settlement delay
+    for _ in range(300):
+        if {YES_MKT, NO_MKT} <= set(venue.service.settled_at):
+            break
+        await asyncio.sleep(0.02)
+    voided, lost = await md.market(YES_MKT), await md.market(NO_MKT)
+    assert voided.status is MarketStatus.FINALIZED and voided.result is None
+    assert voided.settlement_value is None
+    assert lost.result is MarketResult.NO and lost.settlement_value == 0
+    assert await broker.settlement_payout(YES_MKT) == D("0.45")  # refunded at cost
+    assert await broker.settlement_payout(NO_MKT) == D(1)  # 5 NO won $1.00 each
 
 
 async def test_resting_order_is_listed_then_cancelled(venue: Venue) -> None:

@@ -254,6 +254,14 @@ class PositionBook:
         reason = f"settled_{result.value}"
         return self._close(pos, pos.quantity, payout, ZERO, now, reason)
 
+    def exchange_settlement_change(
+        self, pos: OpenPosition, payout: Decimal, now: datetime
+    ) -> PositionChange:
+        """Close at the exchange's own settlement payout per contract (a market finalized
+        without a readable result: Kalshi's voids). Paid back the entry price: ``settled_void``."""
+        reason = "settled_void" if payout == pos.entry_price else "settled_exchange"
+        return self._close(pos, pos.quantity, payout, ZERO, now, reason)
+
     def apply(self, change: PositionChange, position_id: int | None) -> ClosedPart | None:
         """Mirror a stored change in memory; returns the closed part, if any."""
         p = change.position

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -17,9 +17,9 @@ from typing import Protocol
 
 from kalbot.domain.context import MarketContext, PricePoint
 from kalbot.domain.decisions import Analysis, Decision, DecisionResult, RiskState
-from kalbot.domain.market import Market
+from kalbot.domain.market import Market, MarketStatus
 from kalbot.domain.orders import Action, TimeInForce
-from kalbot.domain.prices import ZERO, Side
+from kalbot.domain.prices import ONE, ZERO, Side
 from kalbot.engine.book import ExitRules, PositionBook
 from kalbot.engine.execution import OrderDesk
 from kalbot.engine.ids import client_order_id
@@ -104,6 +104,11 @@ class TradingEngine:
     ) -> None:
         self.market_data = market_data
         self.broker = broker
+        # A broker that can read the exchange's settlement records (KalshiBroker) closes
+        # positions in markets finalized without a readable result; others have results.
+        self._payout_of: Callable[[str], Awaitable[Decimal | None]] | None = getattr(
+            broker, "settlement_payout", None
+        )
         self.analyst = analyst
         self.strategy = strategy
         self.screener = screener
@@ -342,9 +347,22 @@ class TradingEngine:
                 log.warning("result lookup for %s failed: %s", pos.ticker, e)
                 errors += 1
                 continue
-            if m.result is None:
+            if m.result is not None:
+                change = self.book.settlement_change(pos, m.result, now, m.settlement_value)
+            elif m.status is MarketStatus.FINALIZED and self._payout_of is not None:
+                # Finalized without a readable result (Kalshi shows a void as ``""``): close at
+                # what the exchange's own settlement record paid per contract.
+                try:
+                    payout = await self._payout_of(pos.ticker)
+                except Exception as e:
+                    log.warning("settlement lookup for %s failed: %s", pos.ticker, e)
+                    errors += 1
+                    continue
+                if payout is None or not ZERO <= payout <= ONE:
+                    continue
+                change = self.book.exchange_settlement_change(pos, payout, now)
+            else:
                 continue
-            change = self.book.settlement_change(pos, m.result, now, m.settlement_value)
             if change is None:
                 continue
             pid = await self.store.apply_position_change(change)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from kalbot.adapters.kalshi import convert
+from kalbot.adapters.kalshi import convert, numbers
 from kalbot.adapters.kalshi import wire as w
 from kalbot.adapters.kalshi.client import KalshiClient
 from kalbot.adapters.kalshi.errors import NotFound
@@ -103,3 +103,18 @@ class KalshiBroker:
     async def settlements(self, since: datetime | None = None) -> list[w.SettlementW]:
         filters = {"min_ts": int(since.timestamp())} if since is not None else {}
         return [s async for s in self.client.iter_settlements(**filters)]
+
+    async def settlement_payout(self, ticker: str) -> Decimal | None:
+        """What one contract of this account's position in ``ticker`` paid at settlement, from
+        Kalshi's own record (``revenue`` / contracts settled), or None without a record.
+
+        The engine asks this for a finalized market whose result it cannot read (Kalshi shows
+        a voided market as ``result ""``): the exchange's record says what was paid."""
+        async for s in self.client.iter_settlements(ticker=ticker):
+            if s.ticker != ticker or s.revenue is None:
+                continue
+            yes = numbers.number(s.yes_count_fp or "0", "yes_count_fp", ticker)
+            no = numbers.number(s.no_count_fp or "0", "no_count_fp", ticker)
+            if yes + no > 0:
+                return Decimal(s.revenue) / 100 / (yes + no)  # revenue is in cents
+        return None
