@@ -79,15 +79,17 @@ def run_engine(
         ex.open_account(name, Decimal(10_000_000))
     live: list[list[LiveOrder]] = [[] for _ in range(ACCOUNTS)]
     rejected = 0
+    place, cancel = ex.place_units, ex.cancel_units  # the public calls, looked up once
+    resting = OrderStatus.RESTING
     for ev in events:
         if ev[0] == PLACE:
             _, a, m, side, price, units, tif = ev  # type: ignore[misc]
             try:
-                o = ex.place_units(names[a], tickers[m], side, price, units, tif)
+                o = place(names[a], tickers[m], side, price, units, tif)
             except EngineError:
                 rejected += 1
                 continue
-            if o.status is OrderStatus.RESTING:
+            if o.status is resting:
                 live[a].append(o)
         else:
             _, a, slot = ev  # type: ignore[misc]
@@ -97,8 +99,8 @@ def run_engine(
                 o = orders[i]
                 orders[i] = orders[-1]  # O(1) removal; order within the list does not matter
                 orders.pop()
-                if o.status is OrderStatus.RESTING:  # skip orders that filled meanwhile
-                    ex.cancel_units(names[a], o.order_id)
+                if o.status is resting:  # skip orders that filled meanwhile
+                    cancel(names[a], o.order_id)
                     break
     return ex, rejected
 
