@@ -5,12 +5,17 @@ and, in the same run on the same event stream, for a naive baseline: the very sa
 (accounts, fees, netting, events) with each book leg kept as one Python list re-sorted on every
 insert and rescanned on every removal. Goal: >= 100,000 engine events/s in-process.
 
-    .venv/bin/python benchmarks/bench_sim.py [--events 1000000] [--markets 1000]
+    .venv/bin/python benchmarks/bench_sim.py [--events 1000000] [--markets 1000] [--default-gc]
+
+Both legs run under the garbage-collector thresholds the long-running entry points set
+(``gc_policy.use_engine_gc``, applied by ``kalbot sim serve`` and ``kalbot backtest``);
+``--default-gc`` keeps CPython's defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import random
 import sys
@@ -28,6 +33,7 @@ from _common import ratio, report, timed
 from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError
 from kalbot.adapters.simulated.exchange import Exchange
+from kalbot.adapters.simulated.gc_policy import ENGINE_GC_THRESHOLDS, use_engine_gc
 from kalbot.adapters.simulated.markets import MarketSpec
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.orders import BookSide, OrderStatus, TimeInForce
@@ -73,15 +79,17 @@ def run_engine(
         ex.open_account(name, Decimal(10_000_000))
     live: list[list[LiveOrder]] = [[] for _ in range(ACCOUNTS)]
     rejected = 0
+    place, cancel = ex.place_units, ex.cancel_units  # the public calls, looked up once
+    resting = OrderStatus.RESTING
     for ev in events:
         if ev[0] == PLACE:
             _, a, m, side, price, units, tif = ev  # type: ignore[misc]
             try:
-                o = ex.place_units(names[a], tickers[m], side, price, units, tif)
+                o = place(names[a], tickers[m], side, price, units, tif)
             except EngineError:
                 rejected += 1
                 continue
-            if o.status is OrderStatus.RESTING:
+            if o.status is resting:
                 live[a].append(o)
         else:
             _, a, slot = ev  # type: ignore[misc]
@@ -91,8 +99,8 @@ def run_engine(
                 o = orders[i]
                 orders[i] = orders[-1]  # O(1) removal; order within the list does not matter
                 orders.pop()
-                if o.status is OrderStatus.RESTING:  # skip orders that filled meanwhile
-                    ex.cancel_units(names[a], o.order_id)
+                if o.status is resting:  # skip orders that filled meanwhile
+                    cancel(names[a], o.order_id)
                     break
     return ex, rejected
 
@@ -160,7 +168,20 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive run")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's default collector thresholds instead of the entry points' setting",
+    )
     args = parser.parse_args()
+    if args.default_gc:
+        print(f"garbage collector: CPython default thresholds {gc.get_threshold()}")
+    else:
+        use_engine_gc()  # as `kalbot sim serve` and `kalbot backtest` run the engine
+        print(
+            f"garbage collector: thresholds {ENGINE_GC_THRESHOLDS} (gc_policy.use_engine_gc, as "
+            "`kalbot sim serve` and `kalbot backtest` run); --default-gc for CPython's default"
+        )
     events = make_events(args.events, args.markets, args.seed)
     n = len(events)
     (ex, rejected), wall, cpu = _cpu_timed(lambda: run_engine(events, args.markets))

@@ -165,6 +165,9 @@ def serve(
     from dataclasses import replace
     from datetime import timedelta
 
+    from kalbot.adapters.simulated.gc_policy import use_engine_gc
+
+    use_engine_gc()  # a long-running exchange process: see docs/simulated-exchange.md
     from kalbot.adapters.simulated.server.app import (
         WS_PATH,
         ServerOptions,
