@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from backtest import golden
@@ -107,3 +109,34 @@ def test_no_recorded_analyses_explains_why_nothing_traded(tmp_path: Path) -> Non
     md = (tmp_path / "x" / "summary.md").read_text(encoding="utf-8")
     assert "## Decisions by stage, outcome and reason" in md
     assert f"| {top} | {counts[top]} |" in md
+
+
+def test_the_engine_gc_setting_lasts_only_as_long_as_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import kalbot.backtest_app
+    from kalbot.adapters.simulated.gc_policy import ENGINE_GC_THRESHOLDS
+
+    register_commands()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    asyncio.run(_seed(url))
+    during: list[tuple[int, int, int]] = []
+    real = kalbot.backtest_app.run_backtest
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        during.append(gc.get_threshold())
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(kalbot.backtest_app, "run_backtest", spy)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        args = ["backtest", "--start", "2026-03-02T12:00:00Z", "--end", "2026-03-03T00:00:00Z"]
+        r = CliRunner().invoke(app, [*args, "--url", url])
+        assert r.exit_code == 0, r.output
+        assert during == [ENGINE_GC_THRESHOLDS]  # the run collects under the engine's setting
+        assert gc.get_threshold() == (700, 10, 10)  # and the caller's setting is back after
+    finally:
+        gc.set_threshold(*before)

@@ -96,9 +96,8 @@ def backtest(
     if not cash.is_finite() or cash <= 0:
         fail("--capital must be positive")
     from kalbot.adapters.simulated.fill_models import FILL_MODELS
-    from kalbot.adapters.simulated.gc_policy import use_engine_gc
+    from kalbot.adapters.simulated.gc_policy import engine_gc
 
-    use_engine_gc()  # a long-running exchange process: see docs/simulated-exchange.md
     if fill_model not in FILL_MODELS:
         fail(f"unknown --fill-model {fill_model!r}; choose one of {', '.join(FILL_MODELS)}")
     settings = settings_or_exit(**_config_overrides(config))
@@ -156,7 +155,8 @@ def backtest(
 
     t0 = time.perf_counter()
     try:
-        report = run_async(go)
+        with engine_gc():  # a long-running exchange process: see docs/simulated-exchange.md
+            report = run_async(go)
     except BudgetExhausted as e:
         fail(str(e))
     except ConfigError as e:

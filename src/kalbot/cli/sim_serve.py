@@ -165,9 +165,7 @@ def serve(
     from dataclasses import replace
     from datetime import timedelta
 
-    from kalbot.adapters.simulated.gc_policy import use_engine_gc
-
-    use_engine_gc()  # a long-running exchange process: see docs/simulated-exchange.md
+    from kalbot.adapters.simulated.gc_policy import engine_gc
     from kalbot.adapters.simulated.server.app import (
         WS_PATH,
         ServerOptions,
@@ -224,6 +222,7 @@ def serve(
     if generate_key is not None:
         console.print(f"private key for 'sim-demo-key' written to {generate_key}", highlight=False)
     try:
-        uvicorn_server(app, host, port).run(sockets=[sock])
+        with engine_gc():  # a long-running exchange process: see docs/simulated-exchange.md
+            uvicorn_server(app, host, port).run(sockets=[sock])
     finally:
         sock.close()

@@ -2,8 +2,9 @@
 
 The library never changes the collector on its own: importing kalbot or building an
 ``Exchange`` leaves the process as it was. ``kalbot sim serve``, ``kalbot backtest`` and
-``benchmarks/bench_sim.py`` call ``use_engine_gc()`` once at start, so the benchmark measures
-the engine the way those entry points run it.
+``benchmarks/bench_sim.py`` run under it (``engine_gc()`` around the command's work,
+``use_engine_gc()`` in the benchmark), so the benchmark measures the engine the way those
+entry points run it.
 
 Why: an exchange keeps everything queryable (every order, trade and position it ever saw), so
 most container objects it allocates live for the whole run, and every collection walks them
@@ -20,6 +21,8 @@ garbage is still freed, a little later; memory grows by at most one young genera
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 ENGINE_GC_THRESHOLDS = (50_000, 20, 10)
 
@@ -31,4 +34,15 @@ def use_engine_gc() -> tuple[int, int, int]:
     return previous
 
 
-__all__ = ["ENGINE_GC_THRESHOLDS", "use_engine_gc"]
+@contextmanager
+def engine_gc() -> Iterator[None]:
+    """``use_engine_gc`` for the ``with`` block; the previous thresholds come back after it,
+    so a caller running a command in its own process (a test, a notebook) keeps its own."""
+    previous = use_engine_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+__all__ = ["ENGINE_GC_THRESHOLDS", "engine_gc", "use_engine_gc"]
