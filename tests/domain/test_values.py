@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kalbot.domain.context import PricePoint
 from kalbot.domain.decisions import Decision, DecisionResult
 from kalbot.domain.market import Market, MarketStatus, Quote
+from kalbot.domain.snapshot import Snapshot
 from kalbot.domain.trading import DecisionRecord
 from kalbot.domain.values import value
 
@@ -21,7 +22,9 @@ NOW = datetime(2026, 1, 5, tzinfo=UTC)
 prices = st.none() | st.decimals(min_value=0, max_value=1, places=2)
 
 
-@pytest.mark.parametrize("cls", [Quote, Market, DecisionRecord, PricePoint, DecisionResult])
+@pytest.mark.parametrize(
+    "cls", [Quote, Market, DecisionRecord, PricePoint, DecisionResult, Snapshot]
+)
 def test_hot_values_are_slotted_hashable_dataclasses(cls: type) -> None:
     assert dataclasses.is_dataclass(cls)
     assert "__slots__" in cls.__dict__ and "__dict__" not in cls.__dict__
