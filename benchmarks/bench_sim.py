@@ -145,9 +145,6 @@ class NaiveLeg:
     def front(self, price: int) -> LiveOrder:
         return next(o for o in self.orders if o.own_ticks == price)
 
-    def pop_front(self, price: int) -> None:
-        pass  # reduce already removed a fully filled order
-
     def depth(self) -> list[tuple[int, int]]:
         return sorted(self.sizes.items(), reverse=True)
 

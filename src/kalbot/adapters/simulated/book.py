@@ -104,16 +104,12 @@ class BookLeg:
             self.sizes[price] = size
 
     def front(self, price: int) -> LiveOrder:
-        """The oldest live order at ``price`` (dead ones are dropped on the way)."""
+        """The oldest live order at ``price``: canceled and fully filled orders are dropped
+        on the way (matching leaves a filled maker in place for this)."""
         level = self.levels[price]
         while level[0].remaining == 0 or not level[0].resting:
             level.popleft()
         return level[0]
-
-    def pop_front(self, price: int) -> None:
-        level = self.levels.get(price)
-        if level:
-            level.popleft()
 
     def depth(self) -> list[tuple[int, int]]:
         """(price, size) pairs, best first."""
@@ -139,8 +135,6 @@ class Leg(Protocol):
     def reduce(self, order: LiveOrder, amount: int) -> None: ...
 
     def front(self, price: int) -> LiveOrder: ...
-
-    def pop_front(self, price: int) -> None: ...
 
     def depth(self) -> list[tuple[int, int]]: ...
 

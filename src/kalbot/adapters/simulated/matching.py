@@ -410,8 +410,12 @@ class Matcher:
                 mk[1] -= held
         return filled, ""
 
-    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[BookTrade]:
+    def _match(
+        self, o: LiveOrder, market: MarketState, ts: datetime, best: int | None
+    ) -> list[BookTrade]:
         """Match ``o`` against the opposite leg while it crosses. Returns the taker's trades.
+
+        ``best`` is the opposite leg's best price now (the caller has just read it).
 
         Sets ``o.cancel_reason`` when matching stopped for a reason other than price
         (self-trade, balance, reduce-only), so the caller cancels the remainder.
@@ -436,8 +440,12 @@ class Matcher:
         trades = self._trades
         out: list[BookTrade] = []
         listening = bool(self._listeners)
+        sizes = opp.sizes
         while o.remaining:
-            best = opp.best()
+            # matching only takes orders off ``opp``: its best price changes only when that
+            # level empties (and leaves ``sizes``), so the heap is consulted only then
+            if best not in sizes:
+                best = opp.best()
             if best is None or best < limit:
                 break
             maker = opp.front(best)
@@ -578,8 +586,7 @@ class Matcher:
             maker_fills.append(trade)
             taker_fills.append(trade)
             out.append(trade)
-            if maker.remaining == 0:
-                opp.pop_front(best)
+            if maker.remaining == 0:  # left in its deque: ``front`` drops finished orders
                 maker.resting = False
                 maker.status = _EXECUTED
                 if maker.reserved:  # _release inlined
@@ -599,8 +606,12 @@ class Matcher:
         """Fill against recorded quotes (markets listed with a fill model; see ``tape.py``)."""
         raise NotImplementedError
 
-    def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> Sequence[Fill]:
-        """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
+    def _execute(
+        self, o: LiveOrder, market: MarketState, ts: datetime, best: int | None
+    ) -> Sequence[Fill]:
+        """Run a new (or re-priced) order: FOK check, match, then rest or finish.
+
+        ``best`` is the opposite leg's best price now (unused for quote-driven markets)."""
         if market.fill_model is not None:
             fills: Sequence[Fill] = self._match_external(o, market, ts)
         else:
@@ -611,7 +622,7 @@ class Matcher:
                         reason = "fill_or_kill"  # the book is too thin; else why it would stop
                     self._cancel_remainder(o, ts, reason)
                     return []
-            fills = self._match(o, market, ts)
+            fills = self._match(o, market, ts, best)
         if o.remaining and not o.cancel_reason and o.time_in_force is _GTC:
             self._rest(o, market, ts)
         elif o.remaining:
