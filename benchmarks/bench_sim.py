@@ -1,7 +1,8 @@
 """Simulated exchange throughput: random limit orders and cancels across many markets.
 
-Prints events/s for the exchange (price levels as dicts of FIFOs — short lists, deques once deep — with a max-heap of prices)
-and, in the same run on the same event stream, for a naive baseline: the very same exchange
+Prints events/s for the exchange (price levels as dicts of FIFOs — short lists, deques once
+deep — with a max-heap of prices) and, in the same run on the same event stream, for a naive
+baseline: the very same exchange
 (accounts, fees, netting, events) with each book leg kept as one Python list re-sorted on every
 insert and rescanned on every removal. Goal: >= 100,000 engine events/s in-process.
 
