@@ -2,9 +2,9 @@
 
 Prints events/s for the exchange (price levels as dicts of FIFOs — short lists, deques once
 deep — with a max-heap of prices) and, in the same run on the same event stream, for a naive
-baseline: the very same exchange
-(accounts, fees, netting, events) with each book leg kept as one Python list re-sorted on every
-insert and rescanned on every removal. Goal: >= 100,000 engine events/s in-process.
+baseline: the very same exchange (accounts, fees, netting, events) with each book leg kept as
+one Python list re-sorted on every insert and rescanned on every removal. Goal: >= 100,000
+engine events/s in-process.
 
     .venv/bin/python benchmarks/bench_sim.py [--events 1000000] [--markets 1000] [--default-gc]
 
