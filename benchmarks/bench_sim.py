@@ -1,9 +1,10 @@
 """Simulated exchange throughput: random limit orders and cancels across many markets.
 
-Prints events/s for the exchange (price levels as dicts of deques with a max-heap of prices)
-and, in the same run on the same event stream, for a naive baseline: the very same exchange
-(accounts, fees, netting, events) with each book leg kept as one Python list re-sorted on every
-insert and rescanned on every removal. Goal: >= 100,000 engine events/s in-process.
+Prints events/s for the exchange (price levels as dicts of FIFOs — short lists, deques once
+deep — with a max-heap of prices) and, in the same run on the same event stream, for a naive
+baseline: the very same exchange (accounts, fees, netting, events) with each book leg kept as
+one Python list re-sorted on every insert and rescanned on every removal. Goal: >= 100,000
+engine events/s in-process.
 
     .venv/bin/python benchmarks/bench_sim.py [--events 1000000] [--markets 1000] [--default-gc]
 
@@ -145,9 +146,6 @@ class NaiveLeg:
     def front(self, price: int) -> LiveOrder:
         return next(o for o in self.orders if o.own_ticks == price)
 
-    def pop_front(self, price: int) -> None:
-        pass  # reduce already removed a fully filled order
-
     def depth(self) -> list[tuple[int, int]]:
         return sorted(self.sizes.items(), reverse=True)
 
@@ -187,8 +185,8 @@ def main() -> None:
     (ex, rejected), wall, cpu = _cpu_timed(lambda: run_engine(events, args.markets))
     trades, digest = ex.trade_count(), trade_digest(ex)
     del ex
-    engine_rate = report("engine (dict+deque levels, max-heap) wall", n, wall, "events")
-    engine_cpu = report("engine (dict+deque levels, max-heap) CPU", n, cpu, "events")
+    engine_rate = report("engine (dict+list/deque levels, max-heap) wall", n, wall, "events")
+    engine_cpu = report("engine (dict+list/deque levels, max-heap) CPU", n, cpu, "events")
     print(f"{'':<48} {trades:>10,} trades, {rejected:,} rejected, digest {digest}")
     if not args.no_baseline:
         (nex, _), nwall, ncpu = _cpu_timed(lambda: run_engine(events, args.markets, NaiveLeg))

@@ -64,6 +64,26 @@ def test_price_then_time_priority(ex: Exchange) -> None:
     assert ex.order("carol", better.order_id).status is OrderStatus.EXECUTED
 
 
+def test_a_deep_level_keeps_time_priority_past_the_list_to_deque_switch(ex: Exchange) -> None:
+    # a level starts as a list and becomes a deque at 32 orders (book._DEQUE_AT): the switch,
+    # cancels in the middle and a sweep must keep strict time priority across both
+    makers = ["alice", "carol"]
+    placed = [
+        ex.place(makers[i % 2], order(BID, "0.40", 1, f"m{i}")).order.order_id for i in range(80)
+    ]
+    canceled = set(placed[5:60:7])
+    for oid in canceled:
+        ex.cancel("alice" if placed.index(oid) % 2 == 0 else "carol", oid)
+    first = ex.place("bob", order(ASK, "0.40", 10, "b1", TimeInForce.IOC))
+    rest = ex.place("bob", order(ASK, "0.40", 100, "b2", TimeInForce.IOC))
+    live = [oid for oid in placed if oid not in canceled]
+    # the makers' order behind each of the taker's fills, in the order the taker took them
+    by_trade = {f.trade_id: f.order_id for f in ex.fills("alice") + ex.fills("carol")}
+    assert [by_trade[f.trade_id] for r in (first, rest) for f in r.fills] == live
+    assert ex.orderbook(TICKER).yes == {}
+    assert rest.order.fill_count == len(live) - 10
+
+
 def test_gtc_remainder_rests_and_ioc_remainder_is_canceled(ex: Exchange) -> None:
     ex.place("alice", order(BID, "0.40", 2, "a1"))
     gtc = ex.place("bob", order(ASK, "0.40", 5, "b1"))

@@ -76,7 +76,8 @@ class Account:
     ) -> int:
         """Book one fill; returns the signed position after it.
 
-        The caller has checked the account can afford ``fill_cash_need``.
+        The caller has checked the account can afford ``fill_cash_need``. ``Matcher._match``
+        inlines this for book trades (keep the two in step).
         """
         state = self.positions.get(ticker)  # inlined position(): runs twice per fill
         if state is None:

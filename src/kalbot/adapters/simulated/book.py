@@ -2,9 +2,10 @@
 
 Each leg holds bids in its own price (integer ticks): a YES bid at ``p`` is a NO ask at
 ``1 - p``, so an incoming YES buyer at ``p`` crosses every NO bid ``q`` with ``p + q >= 1``
-and trades at the maker's price. Levels are dicts of deques (FIFO = time priority) plus a
-max-heap of prices with lazy deletion, so nothing is ever re-sorted. Cancelled orders are
-marked dead and skipped when they reach the front of their level.
+and trades at the maker's price. Levels are dicts of FIFOs (time priority: short lists,
+deques once deep) plus a max-heap of prices with lazy deletion, so nothing is ever re-sorted.
+Cancelled and filled orders are marked dead and dropped when they reach the front of their
+level.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class LiveOrder:
 
 
 _BID = BookSide.BID  # bound once: an enum-class attribute look-up costs ~70 ns on 3.11
+_DEQUE_AT = 32  # orders at which a level's list becomes a deque
 
 
 class BookLeg:
@@ -63,7 +65,10 @@ class BookLeg:
     __slots__ = ("_heap", "_in_heap", "levels", "sizes")
 
     def __init__(self) -> None:
-        self.levels: dict[int, deque[LiveOrder]] = {}
+        # a level is a list while short (64 bytes to create against a deque's 760; most levels
+        # hold a few orders and come and go), promoted to a deque past ``_DEQUE_AT`` orders so
+        # taking from the front of a deep level stays O(1)
+        self.levels: dict[int, list[LiveOrder] | deque[LiveOrder]] = {}
         self.sizes: dict[int, int] = {}
         self._heap: list[int] = []  # negated prices; entries of emptied levels are skipped
         self._in_heap: set[int] = set()  # one heap entry per price, so the heap stays small
@@ -83,7 +88,7 @@ class BookLeg:
         price = order.own_ticks
         level = self.levels.get(price)
         if level is None:  # a new level: one dict write each, no read-modify-write
-            self.levels[price] = deque((order,))
+            self.levels[price] = [order]
             self.sizes[price] = order.remaining
             if price not in self._in_heap:
                 self._in_heap.add(price)
@@ -91,6 +96,8 @@ class BookLeg:
         else:
             level.append(order)
             self.sizes[price] += order.remaining
+            if len(level) == _DEQUE_AT and type(level) is list:
+                self.levels[price] = deque(level)
         order.resting = True
 
     def reduce(self, order: LiveOrder, amount: int) -> None:
@@ -104,16 +111,12 @@ class BookLeg:
             self.sizes[price] = size
 
     def front(self, price: int) -> LiveOrder:
-        """The oldest live order at ``price`` (dead ones are dropped on the way)."""
+        """The oldest live order at ``price``: canceled and fully filled orders are dropped
+        on the way (matching leaves a filled maker in place for this)."""
         level = self.levels[price]
         while level[0].remaining == 0 or not level[0].resting:
-            level.popleft()
+            del level[0]
         return level[0]
-
-    def pop_front(self, price: int) -> None:
-        level = self.levels.get(price)
-        if level:
-            level.popleft()
 
     def depth(self) -> list[tuple[int, int]]:
         """(price, size) pairs, best first."""
@@ -139,8 +142,6 @@ class Leg(Protocol):
     def reduce(self, order: LiveOrder, amount: int) -> None: ...
 
     def front(self, price: int) -> LiveOrder: ...
-
-    def pop_front(self, price: int) -> None: ...
 
     def depth(self) -> list[tuple[int, int]]: ...
 

@@ -257,9 +257,11 @@ class Exchange(Tape):
         self._orders[o.order_id] = o
         if client_order_id:
             self._client_ids[(account_id, client_order_id)] = o.order_id
-        if time_in_force is _GTC and market.fill_model is None:
-            best = (book.no if buys_yes else book.yes).best()
-            if best is None or best + own < ONE_TICKS:  # crosses nothing: rest at once
+        best = None
+        if market.fill_model is None:
+            best = (book.no if buys_yes else book.yes).best()  # read once, handed to _match
+            if time_in_force is _GTC and (best is None or best + own < ONE_TICKS):
+                # crosses nothing: rest at once
                 self._last_fills = ()
                 if expiration is None and not self._listeners:
                     # _rest's common case inlined: nothing filled, no expiry, no events
@@ -268,7 +270,7 @@ class Exchange(Tape):
                 else:
                     self._rest(o, market, now)
                 return o
-        self._last_fills = self._execute(o, market, now)
+        self._last_fills = self._execute(o, market, now, best)
         return o
 
     def cancel(self, account_id: str, order_id: str) -> CancelResult:
@@ -411,7 +413,7 @@ class Exchange(Tape):
         o.reserved = need
         acct.reserved += need
         self._rename(o, updated_client_order_id)
-        fills = self._execute(o, market, now)
+        fills = self._execute(o, market, now, self._books[o.ticker].opposite(o.book_side).best())
         return PlaceResult(order_view(o), tuple(self._fill_record(f, account_id) for f in fills))
 
     def order(self, account_id: str, order_id: str) -> OrderView:

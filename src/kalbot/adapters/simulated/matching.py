@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from kalbot.adapters.simulated.accounts import Account
+from kalbot.adapters.simulated.accounts import Account, PositionState
 from kalbot.adapters.simulated.book import Book, LiveOrder
 from kalbot.adapters.simulated.events import (
     BookDelta,
@@ -410,8 +410,12 @@ class Matcher:
                 mk[1] -= held
         return filled, ""
 
-    def _match(self, o: LiveOrder, market: MarketState, ts: datetime) -> list[BookTrade]:
+    def _match(
+        self, o: LiveOrder, market: MarketState, ts: datetime, best: int | None
+    ) -> list[BookTrade]:
         """Match ``o`` against the opposite leg while it crosses. Returns the taker's trades.
+
+        ``best`` is the opposite leg's best price now (the caller has just read it).
 
         Sets ``o.cancel_reason`` when matching stopped for a reason other than price
         (self-trade, balance, reduce-only), so the caller cancels the remainder.
@@ -436,8 +440,12 @@ class Matcher:
         trades = self._trades
         out: list[BookTrade] = []
         listening = bool(self._listeners)
+        sizes = opp.sizes
         while o.remaining:
-            best = opp.best()
+            # matching only takes orders off ``opp``: its best price changes only when that
+            # level empties (and leaves ``sizes``), so the heap is consulted only then
+            if best not in sizes:
+                best = opp.best()
             if best is None or best < limit:
                 break
             maker = opp.front(best)
@@ -471,10 +479,10 @@ class Matcher:
             taker_fee = fee_cache.get((qty, taker_own, True))
             if taker_fee is None:
                 taker_fee = market.fee(qty, taker_own, True)
-            state = maker_acct.positions.get(ticker)
-            maker_before = state.position if state else 0
-            state = taker_positions.get(ticker)
-            taker_before = state.position if state else 0
+            maker_state = maker_acct.positions.get(ticker)
+            maker_before = maker_state.position if maker_state is not None else 0
+            taker_state = taker_positions.get(ticker)
+            taker_before = taker_state.position if taker_state is not None else 0
             # a buyer of YES closes held NO (position < 0) and vice versa
             maker_close = -maker_before if maker_yes else maker_before
             taker_close = -taker_before if taker_yes else taker_before
@@ -497,8 +505,46 @@ class Matcher:
                 o.cancel_reason = "insufficient_balance"
                 break
             # -- execute -------------------------------------------------------------------
-            maker_pos = maker_acct.apply_fill(ticker, maker_yes, maker_own, qty, maker_fee, ts)
-            taker_pos = taker_acct.apply_fill(ticker, taker_yes, taker_own, qty, taker_fee, ts)
+            # Account.apply_fill inlined for both sides, on the states looked up above: the
+            # cash a fill takes is exactly ``*_need`` (premium + fee - $1 per closed contract)
+            if maker_state is None:
+                maker_state = maker_acct.positions[ticker] = PositionState()
+            paid = maker_own * qty
+            if maker_close > 0:
+                close = qty if qty < maker_close else maker_close
+                cost = maker_state.cost
+                closed_cost = cost if close == maker_close else cost * close // maker_close
+                maker_state.cost = cost - closed_cost + maker_own * (qty - close)
+                maker_state.realized += close * ONE_TICKS - closed_cost - maker_own * close
+            else:
+                maker_state.cost += paid
+            maker_pos = maker_state.position = (
+                maker_before + qty if maker_yes else maker_before - qty
+            )
+            maker_acct.cash -= maker_need
+            maker_state.fees += maker_fee
+            maker_state.traded += paid
+            maker_state.last_updated = ts
+            maker_acct.fees_paid += maker_fee
+            if taker_state is None:
+                taker_state = taker_positions[ticker] = PositionState()
+            paid = taker_own * qty
+            if taker_close > 0:
+                close = qty if qty < taker_close else taker_close
+                cost = taker_state.cost
+                closed_cost = cost if close == taker_close else cost * close // taker_close
+                taker_state.cost = cost - closed_cost + taker_own * (qty - close)
+                taker_state.realized += close * ONE_TICKS - closed_cost - taker_own * close
+            else:
+                taker_state.cost += paid
+            taker_pos = taker_state.position = (
+                taker_before + qty if taker_yes else taker_before - qty
+            )
+            taker_acct.cash -= taker_need
+            taker_state.fees += taker_fee
+            taker_state.traded += paid
+            taker_state.last_updated = ts
+            taker_acct.fees_paid += taker_fee
             market.open_interest += (
                 (maker_pos if maker_pos > 0 else 0)
                 + (taker_pos if taker_pos > 0 else 0)
@@ -540,8 +586,7 @@ class Matcher:
             maker_fills.append(trade)
             taker_fills.append(trade)
             out.append(trade)
-            if maker.remaining == 0:
-                opp.pop_front(best)
+            if maker.remaining == 0:  # left in its deque: ``front`` drops finished orders
                 maker.resting = False
                 maker.status = _EXECUTED
                 if maker.reserved:  # _release inlined
@@ -561,8 +606,12 @@ class Matcher:
         """Fill against recorded quotes (markets listed with a fill model; see ``tape.py``)."""
         raise NotImplementedError
 
-    def _execute(self, o: LiveOrder, market: MarketState, ts: datetime) -> Sequence[Fill]:
-        """Run a new (or re-priced) order: FOK check, match, then rest or finish."""
+    def _execute(
+        self, o: LiveOrder, market: MarketState, ts: datetime, best: int | None
+    ) -> Sequence[Fill]:
+        """Run a new (or re-priced) order: FOK check, match, then rest or finish.
+
+        ``best`` is the opposite leg's best price now (unused for quote-driven markets)."""
         if market.fill_model is not None:
             fills: Sequence[Fill] = self._match_external(o, market, ts)
         else:
@@ -573,7 +622,7 @@ class Matcher:
                         reason = "fill_or_kill"  # the book is too thin; else why it would stop
                     self._cancel_remainder(o, ts, reason)
                     return []
-            fills = self._match(o, market, ts)
+            fills = self._match(o, market, ts, best)
         if o.remaining and not o.cancel_reason and o.time_in_force is _GTC:
             self._rest(o, market, ts)
         elif o.remaining:
