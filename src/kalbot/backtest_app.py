@@ -225,24 +225,19 @@ def past_analyst(
 
 
 async def _until_budget_refused(
-    stream: AsyncIterator[Snapshot], past: PastAnalyst, counter: list[int]
+    stream: AsyncIterator[Snapshot], past: PastAnalyst
 ) -> AsyncIterator[Snapshot]:
-    """``stream`` until the budget refuses a call; then ``BudgetExhausted`` (how far it got)."""
+    """``stream`` until the budget refuses a call: the run ends there (``run_backtest`` then
+    raises ``BudgetExhausted`` with the report of the part replayed)."""
     try:
         async for snap in stream:
-            _raise_if_exhausted(past, counter[0])
-            counter[0] += 1
+            if past.store.exhausted_at is not None:
+                return
             yield snap
     finally:
         close = getattr(stream, "aclose", None)
         if close is not None:
             await close()
-
-
-def _raise_if_exhausted(past: PastAnalyst, snapshots: int) -> None:
-    at = past.store.exhausted_at
-    if at is not None:
-        raise BudgetExhausted(at, snapshots, past.store.calls, past.store.cost)
 
 
 async def run_backtest(
@@ -294,12 +289,14 @@ async def run_backtest(
         config=engine_config(settings, "backtest"),
     )
     stream = snapshots or repo.stream_snapshots(spec.start, spec.end, spec.tickers, spec.category)
-    counter = [0]
+    stopped: Callable[[], bool] | None = None
     if past is not None and past.store.ledger is not None:
-        stream = _until_budget_refused(stream, past, counter)
+        stream = _until_budget_refused(stream, past)
+        stopped = past.store.budget_refused
     outcome = await replay(
         stream, start=spec.start, end=spec.end, capital=spec.capital, clock=clock, feed=feed,
         data=data, engine=engine, broker=broker, store=store, analyst=replayed, progress=progress,
+        stopped=stopped,
     )  # fmt: skip
     meta: dict[str, Any] = {
         "start": spec.start,
@@ -317,13 +314,20 @@ async def run_backtest(
         "settled_markets": feed.stats.settled,
     }
     if past is not None:
-        if past.store.ledger is not None:
-            _raise_if_exhausted(past, outcome.snapshots)
         for ticker in sorted({u.ticker for u in past.used.values()}):
             m = await data.market(ticker)
             if m.result in (MarketResult.YES, MarketResult.NO):
                 outcome.results[ticker] = m.result
         meta.update(_past_meta(past))
+        at = past.store.exhausted_at
+        if at is not None and past.store.ledger is not None:
+            meta["stopped"] = (
+                f"PARTIAL RUN: the AI budget refused a call at replay time {iso_utc(at)}; "
+                f"stopped after {outcome.snapshots:,} snapshots (open positions marked at "
+                "the bid there)"
+            )
+            report = build_report(outcome, store, past, meta)
+            raise BudgetExhausted(at, outcome.snapshots, past.store.calls, past.store.cost, report)
     return build_report(outcome, store, replayed if replayed is not None else past, meta)
 
 

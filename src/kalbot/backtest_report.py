@@ -107,6 +107,8 @@ def print_report(console: Console, report: BacktestReport) -> None:
     line = analyst_line(m)
     if line:
         console.print(line, highlight=False)
+    if m.get("stopped"):
+        console.print(f"[bold red]{m['stopped']}[/]", highlight=False)
     t = Table(title="Metrics")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -223,6 +225,8 @@ def markdown(report: BacktestReport) -> str:
         f"- Snapshots: {m['snapshots']}; markets: {m['markets']}; cycles: {m['cycles']}",
         f"- {analyst_line(m) or 'Analyst: ' + str(m.get('analyst', 'recorded'))}",
     ]
+    if m.get("stopped"):
+        lines += ["", f"**{m['stopped']}**"]
     lines += [
         "",
         "| metric | value |",

@@ -224,6 +224,14 @@ async def test_an_exhausted_budget_stops_the_run_with_how_far_it_got(
     msg = str(e)
     assert "AI budget exhausted at replay time" in msg and f"{calls} paid calls" in msg
     assert "\n" not in msg
+    # What the paid calls bought comes back as a report of the part replayed, marked partial,
+    # ending where the run stopped (no end-of-range cycle settling markets it never reached).
+    rep = e.report
+    assert rep is not None and rep.meta["snapshots"] == e.snapshots
+    assert rep.meta["stopped"].startswith("PARTIAL RUN") and rep.meta["ai_calls"] == calls
+    assert rep.meta["ai_cost"] == e.cost
+    assert all(p.ts <= e.at for p in rep.equity)
+    assert "PARTIAL RUN" in markdown(rep)
 
 
 async def test_the_heuristic_over_the_past_is_free_and_touches_no_budget(sqlite_url: str) -> None:
@@ -349,4 +357,6 @@ def test_cli_reports_a_budget_stop_without_a_traceback(
     assert r.exit_code == 1, r.output
     assert "running openai:gpt-test over the past" in r.output
     assert "AI budget exhausted at replay time" in r.output and "Traceback" not in r.output
-    assert "Metrics" not in r.output  # no report from a run cut short
+    # the part replayed is reported, marked partial, before the one-line stop
+    assert "PARTIAL RUN" in r.output and "Metrics" in r.output
+    assert r.output.index("Metrics") < r.output.index("AI budget exhausted at replay time")

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kalbot.analysis.budget import BUDGET_EXHAUSTED
 from kalbot.analysis.memory import InMemoryAIStore
@@ -32,6 +32,9 @@ from kalbot.domain.clock import iso_utc
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.ports import AIStore, Analyst, Clock
+
+if TYPE_CHECKING:
+    from kalbot.backtest.results import BacktestReport
 
 RECORDED = "recorded"
 HEURISTIC = "heuristic"
@@ -82,18 +85,26 @@ def parse_analyst(value: str, providers: Iterable[str]) -> AnalystChoice:
 class BudgetExhausted(RuntimeError):
     """The AI budget refused a call during a backtest: the run stops here (never a fallback)."""
 
-    def __init__(self, at: datetime, snapshots: int, calls: int, cost: Decimal) -> None:
+    def __init__(
+        self,
+        at: datetime,
+        snapshots: int,
+        calls: int,
+        cost: Decimal,
+        report: BacktestReport | None = None,
+    ) -> None:
         super().__init__(
             f"AI budget exhausted at replay time {iso_utc(at)}: stopped after {snapshots:,} "
             f"snapshots, {calls} paid calls costing ${cost} (recorded in ai_cost_tracking); "
-            "no report (a run cut short is not comparable). Raise the budget "
-            "(`kalbot ai budget`, KALBOT_AI__DAILY_BUDGET), shorten the range, or use "
-            "--analyst recorded|heuristic, which cost nothing"
+            "the report above covers only the part replayed and is not comparable with a full "
+            "run. Raise the budget (`kalbot ai budget`, KALBOT_AI__DAILY_BUDGET), shorten the "
+            "range, or use --analyst recorded|heuristic, which cost nothing"
         )
         self.at = at
         self.snapshots = snapshots
         self.calls = calls
         self.cost = cost
+        self.report = report  # the part that ran, marked ``meta["stopped"]``
 
 
 class PastAIStore:
@@ -111,6 +122,10 @@ class PastAIStore:
         self.cost = ZERO
         self.errors: Counter[str] = Counter()
         self.exhausted_at: datetime | None = None
+
+    def budget_refused(self) -> bool:
+        """Whether the budget has refused a call (the run stops at the next snapshot)."""
+        return self.exhausted_at is not None
 
     # -- budget: the real store, as live -----------------------------------------------
     async def reserve_ai_budget(

@@ -98,8 +98,13 @@ async def replay(
     store: BacktestStore,
     analyst: ReplayedAnalyst | None = None,
     progress: Progress | Callable[[int, datetime], None] | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> ReplayOutcome:
-    """Run the backtest; raises ``NoData`` when ``snapshots`` yields nothing."""
+    """Run the backtest; raises ``NoData`` when ``snapshots`` yields nothing.
+
+    ``stopped`` (when given and true once ``snapshots`` ends) says the stream was cut short:
+    the run ends where it got to, without the end-of-range cycle (it would settle markets the
+    run never reached)."""
     out = ReplayOutcome(start=start, end=end, capital=capital)
     out.equity.append(EquityPoint(start, capital, capital, ZERO, 0))
     batch: list[Snapshot] = []
@@ -137,14 +142,21 @@ async def replay(
                     )
                 await step()
                 batch = []
+                if stopped is not None and stopped():
+                    break  # cut short: this snapshot and the rest are not replayed
             current = ts
         batch.append(snap)
         out.snapshots += 1
-    if batch:
-        await step()
+    else:
+        if batch:
+            await step()
+    if stopped is not None and stopped():
+        close = getattr(snapshots, "aclose", None)
+        if close is not None:
+            await close()  # let the read go now, not when the event loop ends
     if out.snapshots == 0:
         raise NoData(f"no snapshots between {start.isoformat()} and {end.isoformat()}")
-    if end > clock.now():
+    if end > clock.now() and not (stopped is not None and stopped()):
         # One last cycle at the end of the range: markets that closed after their last
         # snapshot but before ``end`` are settled at their result (no new data is read).
         clock.set(end)

@@ -158,6 +158,11 @@ def backtest(
         with engine_gc():  # a long-running exchange process: see docs/simulated-exchange.md
             report = run_async(go)
     except BudgetExhausted as e:
+        if e.report is not None:  # what the paid calls bought, marked as a partial run
+            print_report(console, e.report)
+            if export is not None:
+                paths = export_run(e.report, export)
+                console.print(f"exported {len(paths)} files to {export}", highlight=False)
         fail(str(e))
     except ConfigError as e:
         fail(str(e))
