@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ratio, report, timed
 
+from kalbot.adapters.simulated import native
 from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError
 from kalbot.adapters.simulated.exchange import Exchange
@@ -180,6 +181,11 @@ def main() -> None:
             f"garbage collector: thresholds {ENGINE_GC_THRESHOLDS} (gc_policy.use_engine_gc, as "
             "`kalbot sim serve` and `kalbot backtest` run); --default-gc for CPython's default"
         )
+    compiled = native.compiled_modules()
+    print(
+        f"engine modules: {'compiled with mypyc (make native)' if compiled else 'Python sources'}"
+        + (f" ({len(compiled)} of {len(native.NATIVE_MODULES)})" if compiled else "")
+    )
     events = make_events(args.events, args.markets, args.seed)
     n = len(events)
     (ex, rejected), wall, cpu = _cpu_timed(lambda: run_engine(events, args.markets))
