@@ -25,7 +25,7 @@ $(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
 	@echo "compiling the simulated exchange with mypyc ($(NATIVE_MODULES))"
 	@cd src && ../$(BIN)/mypyc $(NATIVE_SRC:src/%=%) > ../$(VENV)/mypyc.log 2>&1 \
 		&& rm -rf build && echo "compiled (log: $(VENV)/mypyc.log)" \
-		|| { echo "warning: mypyc failed (see $(VENV)/mypyc.log); the Python sources run instead"; \
+		|| { echo "warning: mypyc failed (see $(VENV)/mypyc.log); the Python sources run instead (with a C compiler: make pure native)"; \
 		     rm -rf $(CURDIR)/$(SIM)/*.so $(CURDIR)/src/*__mypyc*.so $(CURDIR)/src/build; }
 	@touch $@
 
