@@ -76,12 +76,25 @@ class Account:
     ) -> int:
         """Book one fill; returns the signed position after it.
 
-        The caller has checked the account can afford ``fill_cash_need``. ``Matcher._match``
-        inlines this for book trades (keep the two in step).
+        The caller has checked the account can afford ``fill_cash_need``.
         """
         state = self.positions.get(ticker)  # inlined position(): runs twice per fill
         if state is None:
             state = self.positions[ticker] = PositionState()
+        return self.book(state, buys_yes, own_ticks, units, fee, ts)
+
+    def book(
+        self,
+        state: PositionState,
+        buys_yes: bool,
+        own_ticks: int,
+        units: int,
+        fee: int,
+        ts: datetime,
+    ) -> int:
+        """``apply_fill`` on the position state the caller already holds (the matching loop
+        has looked it up to price the fill); returns the signed position after it. Buying one
+        leg closes the other leg held first (netting), at its average cost."""
         pos = state.position
         held_opposite = -pos if buys_yes else pos
         close = min(units, held_opposite) if held_opposite > 0 else 0

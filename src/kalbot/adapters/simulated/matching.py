@@ -504,47 +504,13 @@ class Matcher:
             ):
                 o.cancel_reason = "insufficient_balance"
                 break
-            # -- execute -------------------------------------------------------------------
-            # Account.apply_fill inlined for both sides, on the states looked up above: the
-            # cash a fill takes is exactly ``*_need`` (premium + fee - $1 per closed contract)
+            # -- execute: both sides booked on the states looked up above (``Account.book``)
             if maker_state is None:
                 maker_state = maker_acct.positions[ticker] = PositionState()
-            paid = maker_own * qty
-            if maker_close > 0:
-                close = qty if qty < maker_close else maker_close
-                cost = maker_state.cost
-                closed_cost = cost if close == maker_close else cost * close // maker_close
-                maker_state.cost = cost - closed_cost + maker_own * (qty - close)
-                maker_state.realized += close * ONE_TICKS - closed_cost - maker_own * close
-            else:
-                maker_state.cost += paid
-            maker_pos = maker_state.position = (
-                maker_before + qty if maker_yes else maker_before - qty
-            )
-            maker_acct.cash -= maker_need
-            maker_state.fees += maker_fee
-            maker_state.traded += paid
-            maker_state.last_updated = ts
-            maker_acct.fees_paid += maker_fee
+            maker_pos = maker_acct.book(maker_state, maker_yes, maker_own, qty, maker_fee, ts)
             if taker_state is None:
                 taker_state = taker_positions[ticker] = PositionState()
-            paid = taker_own * qty
-            if taker_close > 0:
-                close = qty if qty < taker_close else taker_close
-                cost = taker_state.cost
-                closed_cost = cost if close == taker_close else cost * close // taker_close
-                taker_state.cost = cost - closed_cost + taker_own * (qty - close)
-                taker_state.realized += close * ONE_TICKS - closed_cost - taker_own * close
-            else:
-                taker_state.cost += paid
-            taker_pos = taker_state.position = (
-                taker_before + qty if taker_yes else taker_before - qty
-            )
-            taker_acct.cash -= taker_need
-            taker_state.fees += taker_fee
-            taker_state.traded += paid
-            taker_state.last_updated = ts
-            taker_acct.fees_paid += taker_fee
+            taker_pos = taker_acct.book(taker_state, taker_yes, taker_own, qty, taker_fee, ts)
             market.open_interest += (
                 (maker_pos if maker_pos > 0 else 0)
                 + (taker_pos if taker_pos > 0 else 0)
