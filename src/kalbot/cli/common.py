@@ -8,7 +8,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from kalbot.config import ConfigError, Settings, load_settings
+from kalbot.config import ConfigError, KalshiSettings, Settings, load_settings
 from kalbot.domain.errors import StoreError
 
 console = Console()
@@ -27,6 +27,22 @@ def settings_or_exit(**overrides: Any) -> Settings:
         return load_settings(**overrides)
     except ConfigError as e:
         fail(str(e))
+
+
+def kalshi_settings_for(
+    settings: Settings, env: str | None, base_url: str | None
+) -> KalshiSettings:
+    """``settings.kalshi`` with the command's ``--env`` / ``--base-url`` applied (``--env``
+    drops a configured base URL; ``--base-url`` wins over both)."""
+    update: dict[str, object] = {}
+    if env is not None:
+        if env not in ("demo", "production"):
+            fail(f"--env must be demo or production, not {env!r}")
+        update["environment"] = env
+        update["base_url"] = None
+    if base_url is not None:
+        update["base_url"] = base_url
+    return settings.kalshi.model_copy(update=update)
 
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from kalbot.cli.apps import data_app
-from kalbot.cli.common import console, err_console, fail, run_async, settings_or_exit
+from kalbot.cli.common import (
+    console,
+    err_console,
+    fail,
+    kalshi_settings_for,
+    run_async,
+    settings_or_exit,
+)
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -41,15 +48,7 @@ def download_cmd(
     except ValueError as e:
         fail(str(e))
     settings = settings_or_exit()
-    update: dict[str, object] = {}
-    if env is not None:
-        if env not in ("demo", "production"):
-            fail(f"--env must be demo or production, not {env!r}")
-        update["environment"] = env
-        update["base_url"] = None
-    if base_url is not None:
-        update["base_url"] = base_url
-    kalshi = settings.kalshi.model_copy(update=update)
+    kalshi = kalshi_settings_for(settings, env, base_url)
 
     async def go() -> DownloadReport:
         from kalbot.adapters.kalshi.client import KalshiClient

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from kalbot.cli.apps import app, exchange_app
-from kalbot.cli.common import console, fail, run_async, settings_or_exit
+from kalbot.cli.common import console, fail, kalshi_settings_for, run_async, settings_or_exit
 
 if TYPE_CHECKING:
     from kalbot.adapters.kalshi.client import KalshiClient
@@ -41,15 +41,7 @@ def _with_client(
     from kalbot.domain.prices import PriceError
 
     settings = settings_or_exit()
-    update: dict[str, object] = {}
-    if env is not None:
-        if env not in ("demo", "production"):
-            fail(f"--env must be demo or production, not {env!r}")
-        update["environment"] = env
-        update["base_url"] = None
-    if base_url is not None:
-        update["base_url"] = base_url
-    kalshi = settings.kalshi.model_copy(update=update)
+    kalshi = kalshi_settings_for(settings, env, base_url)
 
     async def main() -> T:
         async with KalshiClient.from_settings(kalshi) as client:
