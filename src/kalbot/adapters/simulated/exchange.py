@@ -16,7 +16,7 @@ from kalbot.adapters.simulated.book import BookLeg, Leg, LiveOrder
 from kalbot.adapters.simulated.errors import EngineError, ErrorCode
 from kalbot.adapters.simulated.events import Listener, OrderEvent
 from kalbot.adapters.simulated.markets import MarketSpec
-from kalbot.adapters.simulated.matching import Fill, FillRow, TradeRow, order_view
+from kalbot.adapters.simulated.matching import Fill, FillRow, TradeRow, cash_hold, order_view
 from kalbot.adapters.simulated.records import (
     CancelResult,
     FillRecord,
@@ -29,7 +29,6 @@ from kalbot.adapters.simulated.records import (
 )
 from kalbot.adapters.simulated.tape import Tape
 from kalbot.adapters.simulated.units import (
-    HALF_TICKS,
     ONE_TICKS,
     count_to_units,
     dollars_to_money,
@@ -227,19 +226,7 @@ class Exchange(Tape):
                 raise EngineError(ErrorCode.POST_ONLY_CROSS, "post_only order would cross")
         self._seq += 1  # a refused order below still uses its number: ids stay as they were
         seq = self._seq
-        # _reservation inlined (premium + worst-case fee - $1 per contract it would close)
-        worst = own if own < HALF_TICKS else HALF_TICKS
-        fee = market.fee_cache.get((units, worst, True))
-        if fee is None:
-            fee = market.fee(units, worst, True)
-        need = own * units + fee
-        state = acct.positions.get(ticker)
-        if state is not None and state.position:
-            closable = -state.position if buys_yes else state.position
-            if closable > 0:
-                need -= (units if units < closable else closable) * ONE_TICKS
-                if need < 0:
-                    need = 0
+        need = cash_hold(market, acct, ticker, buys_yes, own, units)
         if need > acct.cash - acct.reserved and not acct.unlimited:
             raise EngineError(
                 ErrorCode.INSUFFICIENT_BALANCE,

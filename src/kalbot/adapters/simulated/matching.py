@@ -172,6 +172,25 @@ def order_view(o: LiveOrder) -> OrderView:
     )
 
 
+def cash_hold(
+    market: MarketState, account: Account, ticker: str, buys_yes: bool, own: int, units: int
+) -> int:
+    """Cash an order of ``units`` at ``own`` ticks may need: premium + worst-case fee - $1 per
+    contract it would close (never below zero). Held back from the account while it rests."""
+    # fill_cash_need, worst_fee_ticks and Account.closable inlined: runs on every order
+    worst = own if own < HALF_TICKS else HALF_TICKS
+    fee = market.fee_cache.get((units, worst, True))
+    if fee is None:
+        fee = market.fee(units, worst, True)
+    need = own * units + fee
+    state = account.positions.get(ticker)
+    if state is not None and state.position:
+        closable = -state.position if buys_yes else state.position
+        if closable > 0:
+            need -= (units if units < closable else closable) * ONE_TICKS
+    return need if need > 0 else 0
+
+
 class Matcher:
     """Shared state and the matching loop; see ``Exchange`` for the public surface."""
 
@@ -230,22 +249,8 @@ class Matcher:
 
     # -- reservations ----------------------------------------------------------------------
     def _reservation(self, o: LiveOrder, account: Account, market: MarketState) -> int:
-        """Cash an order's remainder may need: premium + worst-case fee - $1 per closing lot."""
-        # fill_cash_need, worst_fee_ticks and Account.closable inlined: runs on every order
-        own = o.own_ticks
-        units = o.remaining
-        worst = own if own < HALF_TICKS else HALF_TICKS
-        fee = market.fee_cache.get((units, worst, True))
-        if fee is None:
-            fee = market.fee(units, worst, True)
-        need = own * units + fee
-        state = account.positions.get(o.ticker)
-        if state is not None and state.position:
-            pos = state.position
-            closable = -pos if o.book_side is _BID else pos
-            if closable > 0:
-                need -= (units if units < closable else closable) * ONE_TICKS
-        return need if need > 0 else 0
+        """Cash an order's remainder may need (``cash_hold``)."""
+        return cash_hold(market, account, o.ticker, o.book_side is _BID, o.own_ticks, o.remaining)
 
     def _release(self, o: LiveOrder) -> None:
         if o.reserved:
