@@ -224,22 +224,6 @@ def past_analyst(
     return PastAnalyst(inner, store, clock, label)
 
 
-async def _until_budget_refused(
-    stream: AsyncIterator[Snapshot], past: PastAnalyst
-) -> AsyncIterator[Snapshot]:
-    """``stream`` until the budget refuses a call: the run ends there (``run_backtest`` then
-    raises ``BudgetExhausted`` with the report of the part replayed)."""
-    try:
-        async for snap in stream:
-            if past.store.exhausted_at is not None:
-                return
-            yield snap
-    finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
 async def run_backtest(
     settings: Settings,
     repo: Repository,
@@ -291,8 +275,7 @@ async def run_backtest(
     stream = snapshots or repo.stream_snapshots(spec.start, spec.end, spec.tickers, spec.category)
     stopped: Callable[[], bool] | None = None
     if past is not None and past.store.ledger is not None:
-        stream = _until_budget_refused(stream, past)
-        stopped = past.store.budget_refused
+        stopped = past.store.budget_refused  # a paid analyst: its first refused call ends it
     outcome = await replay(
         stream, start=spec.start, end=spec.end, capital=spec.capital, clock=clock, feed=feed,
         data=data, engine=engine, broker=broker, store=store, analyst=replayed, progress=progress,
