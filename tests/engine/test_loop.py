@@ -130,17 +130,26 @@ class PayoutBroker(FakeBroker):
 
 
 @pytest.mark.parametrize(
-    ("payout", "reason"), [("0.42", "settled_void"), ("0.25", "settled_exchange")]
+    ("side", "payout", "reason"),
+    [
+        (Side.YES, "0.42", "settled_void"),  # YES bought at the 0.42 ask, refunded at cost
+        (Side.YES, "0.25", "settled_exchange"),
+        (Side.NO, "0.40", "settled_void"),  # NO bought at 1 - 0.60 bid, refunded at cost
+        (Side.NO, "0.25", "settled_exchange"),
+    ],
 )
 async def test_a_market_finalized_without_a_result_closes_at_the_exchanges_payout(
-    payout: str, reason: str
+    side: Side, payout: str, reason: str
 ) -> None:
+    bid, ask, p = ("0.40", "0.42", "0.70") if side is Side.YES else ("0.60", "0.62", "0.30")
+    entry = D("0.42") if side is Side.YES else D("0.40")
     eng, paying, md, _, store, _clock = build(
-        [market("M", "0.40", "0.42")], {"M": "0.70"}, broker_type=PayoutBroker
+        [market("M", bid, ask)], {"M": p}, broker_type=PayoutBroker
     )
     assert isinstance(paying, PayoutBroker)
     await eng.run_cycle()
-    assert len(store.open_rows()) == 1
+    [row] = store.open_rows()
+    assert row["side"] == side.value and row["entry_price"] == entry
     md.settle("M", MarketResult.YES)
     md.set(replace(md.markets["M"], result=None))  # Kalshi's void: finalized, result ""
     await eng.run_cycle()  # no settlement record yet: the position waits
@@ -149,7 +158,7 @@ async def test_a_market_finalized_without_a_result_closes_at_the_exchanges_payou
     await eng.run_cycle()
     [closed] = store.closed_rows()
     assert closed["close_reason"] == reason and closed["exit_price"] == D(payout)
-    assert closed["pnl"] == 10 * (D(payout) - D("0.42")) - taker_fee(D(10), D("0.42"))
+    assert closed["pnl"] == 10 * (D(payout) - entry) - taker_fee(D(10), entry)
 
 
 async def test_a_failed_settlement_lookup_is_an_error_and_is_asked_again() -> None:
