@@ -4,7 +4,7 @@ Reading ``market_snapshots`` and turning each row into a venue quote cost about 
 engine's cycles, and under one interpreter lock the two take turns. With a second CPU,
 ``reader_steps`` runs the read (``stream_snapshots``, the repository's own code) and the
 conversion (``ReplayConverter``, the code ``ReplayDriver`` runs in process) in a child
-``python -m kalbot.backtest_feed``, which writes each timestamp's ``PreparedBatch`` to its
+Python process (``reader_main``), which writes each timestamp's ``PreparedBatch`` to its
 standard output while the engine trades the one before: the engine's process never builds a
 ``Snapshot``.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import pickle
 import sys
@@ -35,7 +36,6 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.engine import URL, make_url
 
-from kalbot.adapters.simulated.gc_policy import use_engine_gc
 from kalbot.adapters.simulated.scenarios.replay import PreparedBatch, ReplayConverter
 from kalbot.backtest.steps import steps_by_time
 
@@ -85,6 +85,7 @@ def reader_query(
         "tickers": list(tickers) if tickers is not None else None,
         "category": category,
         "recorded_liquidity": recorded_liquidity,
+        "gc": gc.get_threshold(),  # the reader collects as its parent does
     }
 
 
@@ -123,9 +124,9 @@ def reader_main() -> None:
     """The child process: every step, then the end mark; or the error that stopped it."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt a frame
-    use_engine_gc()  # this process is ours alone: as ``kalbot backtest`` runs the engine
     try:
         query = pickle.load(sys.stdin.buffer)
+        gc.set_threshold(*query["gc"])  # the collector setting of the process that started it
         asyncio.run(_produce(out, query))
         out.write(_frame((_END, None)))
         out.flush()
@@ -148,6 +149,15 @@ def _home() -> str:
     return str(Path(kalbot.__file__).resolve().parent.parent)
 
 
+# The child imports the very ``kalbot`` this process runs (a source tree, a worktree or an
+# installed copy): its directory goes first on the path only while ``kalbot`` itself (which
+# imports nothing) is imported, so it can never shadow the standard library.
+_BOOT = (
+    "import sys; home = sys.argv[1]; sys.path.insert(0, home); import kalbot; "
+    "sys.path.remove(home); from kalbot.backtest_feed import reader_main; reader_main()"
+)
+
+
 async def _tail(stream: asyncio.StreamReader, kept: list[str]) -> None:
     while chunk := await stream.read(4096):
         kept.append(chunk.decode(errors="replace"))
@@ -167,13 +177,12 @@ class ReaderProcess:
 
     @classmethod
     async def start(cls, query: dict[str, Any]) -> ReaderProcess:
-        """Launch ``python -m kalbot.backtest_feed`` on ``query``: it starts reading now."""
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_home(), env.get("PYTHONPATH")) if p)
+        """Launch the reader on ``query`` (``reader_main`` in a new interpreter): it starts
+        reading now."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "kalbot.backtest_feed",
+            sys.executable, "-c", _BOOT, _home(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env,
+            stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         reader = cls(proc)
         try:
@@ -226,7 +235,3 @@ class ReaderProcess:
         self._tail.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._tail
-
-
-if __name__ == "__main__":
-    reader_main()
