@@ -210,3 +210,15 @@ async def test_asking_for_the_reader_where_it_cannot_run_is_a_clear_error(
             await run_backtest(load_settings(), repo, spec)
     finally:
         await repo.close()
+
+
+def test_the_reader_collects_garbage_as_its_parent_does(sqlite_url: str) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(12_345, 6, 7)
+        query = _query(Repository(sqlite_url))
+    finally:
+        gc.set_threshold(*before)
+    assert query["gc"] == (12_345, 6, 7)
