@@ -19,7 +19,7 @@ from sqlalchemy import text
 from kalbot.adapters.simulated.broker import ExchangeMarketData, SimulatedBroker
 from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.fill_models import get_fill_model
-from kalbot.adapters.simulated.scenarios.replay import ReplayDriver
+from kalbot.adapters.simulated.scenarios.replay import PreparedBatch, ReplayDriver
 from kalbot.adapters.store.repository import Repository
 from kalbot.backtest.analysts import (
     BACKTEST_PROVIDER_PREFIX,
@@ -38,6 +38,8 @@ from kalbot.backtest.replay import (
 )
 from kalbot.backtest.results import BacktestReport, build_report
 from kalbot.backtest.runner import replay
+from kalbot.backtest.steps import steps_by_time
+from kalbot.backtest_feed import ReaderProcess, can_read_ahead, reader_query
 from kalbot.bootstrap import (
     build_analyst,
     build_strategy,
@@ -73,6 +75,9 @@ class BacktestSpec:
     tickers: Sequence[str] | None = None
     category: str | None = None
     analyst: AnalystChoice = REPLAY_RECORDED
+    # Read and convert the snapshots in a worker process (``kalbot.backtest_feed``): None
+    # does when it can (a second CPU, a database another process can open).
+    read_ahead: bool | None = None
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -240,6 +245,37 @@ async def run_backtest(
     the past (``BudgetExhausted`` when a paid one runs out of budget; ``ConfigError`` before
     any work when it cannot be called). ``analyst`` (tests) plugs one in directly.
     """
+    reader: ReaderProcess | None = None
+    if snapshots is None and spec.read_ahead is not False and can_read_ahead(repo.url):
+        # Started first: it imports and opens the database while this process sets up.
+        reader = await ReaderProcess.start(
+            reader_query(
+                repo.url, spec.start, spec.end, spec.tickers, spec.category,
+                recorded_liquidity=True,
+            )
+        )  # fmt: skip
+    elif snapshots is None and spec.read_ahead:
+        raise ConfigError(
+            "--read-ahead needs a second CPU and a database another process can open "
+            "(not an in-memory SQLite)"
+        )
+    try:
+        return await _run(settings, repo, spec, analyst, snapshots, progress, wall_clock, reader)
+    finally:
+        if reader is not None:
+            await reader.close()
+
+
+async def _run(
+    settings: Settings,
+    repo: Repository,
+    spec: BacktestSpec,
+    analyst: Analyst | None,
+    snapshots: AsyncIterator[Snapshot] | None,
+    progress: Callable[[int, datetime], None] | None,
+    wall_clock: Clock | None,
+    reader: ReaderProcess | None,
+) -> BacktestReport:
     clock = ManualClock(spec.start)
     past: PastAnalyst | None = None
     if analyst is None and spec.analyst.kind != RECORDED:
@@ -247,10 +283,11 @@ async def run_backtest(
         analyst = past
     ex = Exchange(clock)
     ex.open_account(ACCOUNT, spec.capital)
+    results = await load_results(repo)
     feed = ReplayDriver(
         ex,
         fill_model=get_fill_model(spec.fill_model),
-        results=await load_results(repo),
+        results=results,
         recorded_liquidity=True,  # shown by the venue: ``data`` passes markets through
     )
     broker = SimulatedBroker(ex, ACCOUNT)
@@ -272,12 +309,19 @@ async def run_backtest(
         clock=clock,
         config=engine_config(settings, "backtest"),
     )
-    stream = snapshots or repo.stream_snapshots(spec.start, spec.end, spec.tickers, spec.category)
+    steps: AsyncIterator[PreparedBatch]
+    if reader is not None:
+        steps = reader.steps()
+    else:
+        stream = snapshots or repo.stream_snapshots(
+            spec.start, spec.end, spec.tickers, spec.category
+        )
+        steps = steps_by_time(stream, feed.converter.prepare)
     stopped: Callable[[], bool] | None = None
     if past is not None and past.store.ledger is not None:
         stopped = past.store.budget_refused  # a paid analyst: its first refused call ends it
     outcome = await replay(
-        stream, start=spec.start, end=spec.end, capital=spec.capital, clock=clock, feed=feed,
+        steps, start=spec.start, end=spec.end, capital=spec.capital, clock=clock, feed=feed,
         data=data, engine=engine, broker=broker, store=store, analyst=replayed, progress=progress,
         stopped=stopped,
     )  # fmt: skip

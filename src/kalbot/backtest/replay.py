@@ -92,6 +92,17 @@ class RecordedMarketData:
         dress = self._dress
         return [dress(m) for m in markets]
 
+    def observe_step(self, when: datetime) -> None:
+        """The replay applied a step of snapshots stamped ``when`` to the venue, which shows
+        their liquidity itself (``venue_shows_liquidity``): only the look-ahead guard runs."""
+        if not self.venue_shows_liquidity:
+            raise RuntimeError(
+                "observe_step needs a venue that shows the recorded liquidity; "
+                "pass each snapshot to observe_all"
+            )
+        if when > self.clock.now():
+            raise LookAheadError(f"snapshots at {when} are in the future")
+
     def observe_all(self, snaps: Sequence[Snapshot]) -> None:
         """``observe`` each of ``snaps`` (one look at the clock for the lot)."""
         now = self.clock.now()

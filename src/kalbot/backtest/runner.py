@@ -1,25 +1,29 @@
 """The replay driver: recorded snapshots through the one engine loop, in time order.
 
-Per distinct snapshot timestamp ``t``: the replay clock moves to ``t``; that timestamp's
-snapshots are applied to the venue (quotes of the simulated exchange, which may fill resting
-orders) and observed by ``RecordedMarketData``; markets whose close has passed are settled at
-their result; then the engine runs one cycle at ``t``. Nothing stamped after ``t`` has been read
-when the cycle runs: the snapshots are streamed, never loaded whole.
+Per distinct snapshot timestamp ``t`` (a step): the replay clock moves to ``t``; that
+timestamp's snapshots are applied to the venue (quotes of the simulated exchange, which may fill
+resting orders); markets whose close has passed are settled at their result; then the engine
+runs one cycle at ``t``. Nothing stamped after ``t`` has been read when the cycle runs: the
+snapshots are streamed, never loaded whole.
+
+A step arrives already converted for the venue (``Step``): ``steps_by_time`` groups and
+converts a snapshot stream in this process; ``kalbot.backtest_feed`` does the same in a worker
+process, so reading and converting run beside the engine instead of before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kalbot.backtest.replay import BacktestStore, RecordedMarketData, ReplayedAnalyst
+from kalbot.backtest.steps import S, Step
 from kalbot.domain.clock import ManualClock
 from kalbot.domain.market import MarketResult
 from kalbot.domain.prices import ZERO, Side
-from kalbot.domain.snapshot import Snapshot
 from kalbot.engine import TradingEngine
 from kalbot.ports import Broker
 
@@ -28,12 +32,13 @@ class NoData(RuntimeError):
     """The requested range holds no snapshots: there is nothing to backtest (never invented)."""
 
 
-class SnapshotFeed(Protocol):
+S_contra = TypeVar("S_contra", bound=Step, contravariant=True)
+
+
+class SnapshotFeed(Protocol[S_contra]):
     """The venue side of the replay (the simulated exchange's ``ReplayDriver``)."""
 
-    def apply(self, snap: Snapshot) -> None: ...
-
-    def apply_all(self, snaps: Sequence[Snapshot]) -> None: ...
+    def apply_prepared(self, batch: S_contra) -> object: ...
 
     def settle_due(self) -> object: ...
 
@@ -85,13 +90,13 @@ class Progress(Protocol):
 
 
 async def replay(
-    snapshots: AsyncIterator[Snapshot],
+    steps: AsyncIterator[S],
     *,
     start: datetime,
     end: datetime,
     capital: Decimal,
     clock: ManualClock,
-    feed: SnapshotFeed,
+    feed: SnapshotFeed[S],
     data: RecordedMarketData,
     engine: TradingEngine,
     broker: Broker,
@@ -100,63 +105,46 @@ async def replay(
     progress: Progress | Callable[[int, datetime], None] | None = None,
     stopped: Callable[[], bool] | None = None,
 ) -> ReplayOutcome:
-    """Run the backtest; raises ``NoData`` when ``snapshots`` yields nothing.
+    """Run the backtest over ``steps`` (one per timestamp, in time order); raises ``NoData``
+    when they hold no snapshot.
 
-    ``stopped`` (when given and true once ``snapshots`` ends) says the stream was cut short:
-    the run ends where it got to, without the end-of-range cycle (it would settle markets the
-    run never reached)."""
+    ``stopped`` (when given) is asked after each cycle: once true, the run ends where it got
+    to, without the end-of-range cycle (it would settle markets the run never reached), and
+    ``steps`` is closed (the read lets go now)."""
     out = ReplayOutcome(start=start, end=end, capital=capital)
     out.equity.append(EquityPoint(start, capital, capital, ZERO, 0))
-    batch: list[Snapshot] = []
-    seen: set[str] = set()
-
-    async def step() -> None:
-        when = batch[0].timestamp
-        if when > clock.now():
-            clock.set(when)
-        feed.apply_all(batch)
-        data.observe_all(batch)
-        for snap in batch:
-            if snap.ticker not in seen:
-                seen.add(snap.ticker)
-                out.categories[snap.ticker] = snap.category or ""
-        feed.settle_due()
-        summary = await engine.run_cycle()
-        out.cycles += 1
-        point = EquityPoint(
-            when, summary.cash, summary.equity, engine.book.exposure()[0], len(engine.book)
-        )
-        _sample(out, point)
-        if progress is not None:
-            progress(out.snapshots, when)
-
-    current: datetime | None = None  # the batch's timestamp
-    async for snap in snapshots:
-        ts = snap.timestamp
-        if ts != current:
-            if current is not None:
-                if ts < current:
-                    raise ValueError(
-                        f"snapshots must arrive in time order: {ts.isoformat()} after "
-                        f"{current.isoformat()}"
-                    )
-                await step()
-                batch = []
-                if stopped is not None and stopped():
-                    break  # cut short: this snapshot and the rest are not replayed
-            current = ts
-        batch.append(snap)
-        out.snapshots += 1
-    else:
-        if batch:
-            await step()
-    if stopped is not None and stopped():
-        close = getattr(snapshots, "aclose", None)
+    cut = False
+    try:
+        async for batch in steps:
+            when = batch.timestamp
+            if when is None or batch.count == 0:
+                continue
+            if when > clock.now():
+                clock.set(when)
+            data.observe_step(when)
+            feed.apply_prepared(batch)
+            for ticker, category in batch.first_seen:
+                out.categories[ticker] = category
+            out.snapshots += batch.count
+            feed.settle_due()
+            summary = await engine.run_cycle()
+            out.cycles += 1
+            point = EquityPoint(
+                when, summary.cash, summary.equity, engine.book.exposure()[0], len(engine.book)
+            )
+            _sample(out, point)
+            if progress is not None:
+                progress(out.snapshots, when)
+            if stopped is not None and stopped():
+                cut = True
+                break  # cut short: the steps after this one are not replayed
+    finally:
+        close = getattr(steps, "aclose", None)
         if close is not None:
             await close()  # let the read go now, not when the event loop ends
     if out.snapshots == 0:
         raise NoData(f"no snapshots between {start.isoformat()} and {end.isoformat()}")
-    if end > clock.now() and not (stopped is not None and stopped()):
+    if end > clock.now() and not cut:
         # One last cycle at the end of the range: markets that closed after their last
         # snapshot but before ``end`` are settled at their result (no new data is read).
         clock.set(end)
@@ -169,7 +157,7 @@ async def replay(
                 end, summary.cash, summary.equity, engine.book.exposure()[0], len(engine.book)
             ),
         )
-    out.markets = len(seen)
+    out.markets = len(out.categories)
     await _finish(out, data, engine, broker, analyst)
     return out
 

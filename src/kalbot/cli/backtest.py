@@ -68,6 +68,17 @@ def backtest(
             ),
         ),
     ] = "recorded",
+    read_ahead: Annotated[
+        bool | None,
+        typer.Option(
+            "--read-ahead/--no-read-ahead",
+            help=(
+                "Read and convert the snapshots in a second process while the engine trades "
+                "(default: when there is a second CPU and the database is a file or a "
+                "server). The results are the same either way."
+            ),
+        ),
+    ] = None,
     compare: Annotated[
         tuple[Path, Path] | None,
         typer.Option("--compare", help="Show two exported runs (RUN_A RUN_B) side by side."),
@@ -106,9 +117,11 @@ def backtest(
     from kalbot.backtest.analysts import BudgetExhausted, parse_analyst
     from kalbot.backtest.runner import NoData
     from kalbot.backtest_app import BacktestSpec, paid_models, run_backtest
+    from kalbot.backtest_feed import FeedError
     from kalbot.backtest_report import export as export_run
     from kalbot.backtest_report import print_report
     from kalbot.config import ConfigError
+    from kalbot.domain.errors import StoreError
 
     try:
         choice = parse_analyst(analyst, PROVIDERS)
@@ -123,8 +136,9 @@ def backtest(
             highlight=False,
         )
     spec = BacktestSpec(
-        first, last, cash, strategy, fill_model, ticker or None, category, analyst=choice
-    )
+        first, last, cash, strategy, fill_model, ticker or None, category, analyst=choice,
+        read_ahead=read_ahead,
+    )  # fmt: skip
 
     async def go() -> Any:
         from rich.progress import Progress, TextColumn
@@ -166,6 +180,8 @@ def backtest(
         fail(str(e))
     except ConfigError as e:
         fail(str(e))
+    except (StoreError, FeedError) as e:
+        fail(f"backtest failed: {e}")
     except NoData as e:
         fail(f"{e}; nothing to backtest (import or download history first: kalbot data --help)")
     except ValueError as e:

@@ -19,7 +19,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from kalbot.adapters.store import migrate
 from kalbot.adapters.store.errors import DRIVER_ERRORS, translate
 from kalbot.adapters.store.urls import async_url, dialect_of, redacted
 from kalbot.domain.errors import SchemaError, StoreError
@@ -107,6 +106,8 @@ class RepositoryBase:
         """
         if self._engine is not None:
             return
+        from kalbot.adapters.store import migrate  # Alembic: only for processes that check
+
         if upgrade:
             await migrate.upgrade(self.url)
         else:

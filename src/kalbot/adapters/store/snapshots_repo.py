@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import URL
+
 from kalbot.adapters.store.base import RepositoryBase
 from kalbot.adapters.store.convert import to_text_time
 from kalbot.adapters.store.dialect import bulk_insert, placeholders, stream_rows
@@ -197,3 +199,13 @@ class SnapshotsMixin(RepositoryBase):
         async with self.connection("counting snapshots") as conn:
             result = await conn.exec_driver_sql("SELECT COUNT(*) FROM market_snapshots")
             return int(result.scalar_one())
+
+
+class SnapshotReader(SnapshotsMixin):
+    """The snapshot reads alone, for a process reading on behalf of one that has opened and
+    checked the database (the backtest's reader process): no schema check, so no migrations
+    are imported, and one connection."""
+
+    def __init__(self, url: str | URL) -> None:
+        super().__init__(url, pool_size=1, max_overflow=0)
+        self._engine = self._build_engine()

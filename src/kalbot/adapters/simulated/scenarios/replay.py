@@ -10,7 +10,7 @@ result when one is known (the ``results`` mapping, else the snapshot's ``metadat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,135 @@ class ReplayStats:
     skipped: dict[str, str] = field(default_factory=dict)  # ticker -> why
 
 
+@dataclass(slots=True)
+class PreparedBatch:
+    """Snapshots converted for the exchange by ``ReplayConverter`` (``ReplayDriver`` applies it).
+
+    Made of plain values so a converter in another process can send it (``kalbot backtest``
+    reads and converts in a worker process while the engine trades). Quotes and liquidity are
+    sent once each and referred to by their number afterwards: ``new_quotes``/``new_liquidity``
+    extend the receiver's tables (emptied first when ``reset``), and update ``i`` is
+    ``tickers[i]`` at quote ``quote_ids[i]`` with liquidity ``liquidity_ids[i]`` (-1: none).
+    """
+
+    timestamp: datetime | None  # of the first snapshot (a replay step's are all the same)
+    count: int  # snapshots converted, usable or not
+    first_seen: list[tuple[str, str]] = field(default_factory=list)  # (ticker, category)
+    listings: list[tuple[Snapshot, datetime]] = field(default_factory=list)  # (snap, close)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (ticker, why)
+    results: list[tuple[str, MarketResult]] = field(default_factory=list)
+    reset: bool = False
+    new_quotes: list[tuple[Quote, Decimal | None]] = field(default_factory=list)
+    new_liquidity: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    tickers: list[str] = field(default_factory=list)
+    quote_ids: list[int] = field(default_factory=list)
+    liquidity_ids: list[int] = field(default_factory=list)
+
+
+class ReplayConverter:
+    """Recorded snapshots -> ``PreparedBatch``: every decision about a snapshot, no exchange.
+
+    Each ticker is listed on first sight (a snapshot without a usable close time skips its
+    market instead); each later snapshot becomes a quote update; a malformed one skips its
+    market (``skips``), never guessed. ``metadata["result"]`` reports a result unless one is
+    known already (``known_results``).
+    """
+
+    def __init__(
+        self, *, known_results: Iterable[str] = (), recorded_liquidity: bool = False
+    ) -> None:
+        self.recorded_liquidity = recorded_liquidity
+        self._skipped: set[str] = set()
+        self._seen: set[str] = set()
+        self._results: set[str] = set(known_results)
+        # Recorded values repeat (prices sit on a grid, a quiet market's quote stays put):
+        # each distinct one is converted once and sent once, then referred to by number.
+        self._quotes: dict[tuple[object, ...], int] = {}
+        self._liquidity: dict[tuple[object, ...], int] = {}
+        self._next_quote = 0
+        self._next_liquidity = 0
+
+    def prepare(self, snaps: Sequence[Snapshot]) -> PreparedBatch:
+        """Convert ``snaps`` in order (one replay step: usually one timestamp's snapshots)."""
+        out = PreparedBatch(snaps[0].timestamp if snaps else None, len(snaps))
+        quotes, counts = self._quotes, self._liquidity
+        if self._next_quote >= _CACHE_LIMIT or self._next_liquidity >= _CACHE_LIMIT:
+            quotes.clear()
+            counts.clear()
+            self._next_quote = self._next_liquidity = 0
+            out.reset = True
+        skipped, seen, results = self._skipped, self._seen, self._results
+        recorded = self.recorded_liquidity
+        new_quotes, new_liquidity = out.new_quotes, out.new_liquidity
+        tickers, quote_ids, liquidity_ids = out.tickers, out.quote_ids, out.liquidity_ids
+        for snap in snaps:
+            ticker = snap.ticker
+            if ticker in skipped:
+                continue
+            if ticker not in seen:
+                seen.add(ticker)
+                out.first_seen.append((ticker, snap.category or ""))
+                try:
+                    out.listings.append((snap, listing_close(snap)))
+                except ReplayError as e:
+                    skipped.add(ticker)
+                    out.skips.append((ticker, str(e)))
+                    continue
+            meta = snap.metadata
+            yb, ya, nb, na, last = (
+                snap.yes_bid,
+                snap.yes_ask,
+                snap.no_bid,
+                snap.no_ask,
+                snap.last_price,
+            )
+            if meta:
+                bs, az = meta.get("yes_bid_size"), meta.get("yes_ask_size")
+            else:
+                bs = az = None
+            # Each distinct recorded quote is converted once (``snapshot_quote``). Types are
+            # part of the key: 1, 1.0 and True are equal keys but not equal inputs (a bool is
+            # refused, a float size is none).
+            key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na),
+                   type(last), type(bs), type(az))  # fmt: skip
+            cacheable = True
+            try:
+                qid = quotes.get(key)
+            except TypeError:  # an unhashable size: convert it, never cache it
+                cacheable, qid = False, None
+            if qid is None:
+                try:
+                    hit = snapshot_quote(snap)  # errors are raised, never cached
+                except ReplayError as e:
+                    skipped.add(ticker)
+                    out.skips.append((ticker, str(e)))
+                    continue
+                qid = self._next_quote
+                self._next_quote += 1
+                new_quotes.append(hit)
+                if cacheable:
+                    quotes[key] = qid
+            if meta and ticker not in results:
+                result = meta.get("result")
+                if result in ("yes", "no", "void"):
+                    results.add(ticker)
+                    out.results.append((ticker, MarketResult(result)))
+            lid = -1
+            if recorded:
+                vol, oi = snap.volume_24h, snap.open_interest
+                lkey = (vol, oi, type(vol), type(oi))
+                got = counts.get(lkey)
+                if got is None:
+                    got = counts[lkey] = self._next_liquidity
+                    self._next_liquidity += 1
+                    new_liquidity.append((recorded_count(vol), recorded_count(oi)))
+                lid = got
+            tickers.append(ticker)
+            quote_ids.append(qid)
+            liquidity_ids.append(lid)
+        return out
+
+
 class ReplayDriver:
     """Feeds recorded snapshots into an ``Exchange`` as quote-driven markets."""
 
@@ -57,12 +186,13 @@ class ReplayDriver:
         self.results: dict[str, MarketResult] = dict(results or {})
         self.stats = ReplayStats()
         self.recorded_liquidity = recorded_liquidity
-        self._close: dict[str, datetime] = {}
+        self.converter = ReplayConverter(
+            known_results=self.results, recorded_liquidity=recorded_liquidity
+        )
         self._unsettled: dict[str, datetime] = {}  # listed, not settled yet (by this driver)
-        # Recorded values repeat (prices sit on a grid, a quiet market's quote stays put):
-        # each distinct one is converted once and the same immutable result is reused.
-        self._quotes: dict[tuple[object, ...], tuple[Quote, Decimal | None]] = {}
-        self._liquidity: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
+        # What the converter sent, by number (see ``PreparedBatch``).
+        self._quote_table: list[tuple[Quote, Decimal | None]] = []
+        self._liquidity_table: list[tuple[Decimal, Decimal]] = []
 
     def apply(self, snap: Snapshot) -> None:
         """List the snapshot's market if new, then record its quote.
@@ -74,69 +204,31 @@ class ReplayDriver:
 
     def apply_all(self, snaps: Sequence[Snapshot]) -> None:
         """``apply`` each of ``snaps`` in order (the loop a backtest runs per snapshot)."""
-        self.exchange.update_quotes_if_active(self._updates(snaps))
+        self.apply_prepared(self.converter.prepare(snaps))
 
-    def _updates(
-        self, snaps: Sequence[Snapshot]
-    ) -> Iterator[tuple[str, Quote, Decimal | None, tuple[Decimal, Decimal] | None]]:
-        """Each usable snapshot's (ticker, quote, last price, liquidity), listing its market
-        first if new; a malformed one skips its market (``stats.skipped``) and yields nothing."""
-        stats = self.stats
-        skipped, closes, results = stats.skipped, self._close, self.results
-        quotes, counts = self._quotes, self._liquidity
-        recorded = self.recorded_liquidity
-        stats.snapshots += len(snaps)  # seen, usable or not
-        for snap in snaps:
-            ticker = snap.ticker
-            if ticker in skipped:
-                continue
-            meta = snap.metadata
-            yb, ya, nb, na, last = (
-                snap.yes_bid,
-                snap.yes_ask,
-                snap.no_bid,
-                snap.no_ask,
-                snap.last_price,
+    def apply_prepared(self, batch: PreparedBatch) -> None:
+        """Apply what a converter made of a batch of snapshots: ``apply_all`` with the
+        conversion done elsewhere (this driver's ``converter``, or one in another process
+        fed the same snapshots from the start)."""
+        self.stats.snapshots += batch.count  # seen, usable or not
+        for snap, close in batch.listings:
+            self._list(snap, close)
+        for ticker, why in batch.skips:
+            self.stats.skipped[ticker] = why
+        for ticker, result in batch.results:  # a known result wins over a recorded one
+            self.results.setdefault(ticker, result)
+        quotes, liquidity = self._quote_table, self._liquidity_table
+        if batch.reset:
+            quotes.clear()
+            liquidity.clear()
+        quotes += batch.new_quotes
+        liquidity += batch.new_liquidity
+        self.exchange.update_quotes_if_active(
+            (ticker, *quotes[q], liquidity[lid] if lid >= 0 else None)
+            for ticker, q, lid in zip(
+                batch.tickers, batch.quote_ids, batch.liquidity_ids, strict=True
             )
-            if meta:
-                bs, az = meta.get("yes_bid_size"), meta.get("yes_ask_size")
-            else:
-                bs = az = None
-            # Recorded quotes repeat: each distinct one is converted once (``snapshot_quote``)
-            # and its immutable result reused. Types are part of the key: 1, 1.0 and True
-            # are equal keys but not equal inputs (a bool is refused, a float size is none).
-            key = (yb, ya, nb, na, last, bs, az, type(yb), type(ya), type(nb), type(na),
-                   type(last), type(bs), type(az))  # fmt: skip
-            try:
-                if ticker not in closes:
-                    self._list(snap)
-                try:
-                    hit = quotes.get(key)
-                except TypeError:  # an unhashable size: convert it the long way
-                    hit = snapshot_quote(snap)
-                else:
-                    if hit is None:
-                        hit = snapshot_quote(snap)  # errors are raised, never cached
-                        if len(quotes) >= _CACHE_LIMIT:
-                            quotes.clear()
-                        quotes[key] = hit
-            except ReplayError as e:
-                skipped[ticker] = str(e)
-                continue
-            if meta and ticker not in results:
-                result = meta.get("result")
-                if result in ("yes", "no", "void"):
-                    results[ticker] = MarketResult(result)
-            liquidity = None
-            if recorded:
-                vol, oi = snap.volume_24h, snap.open_interest
-                lkey = (vol, oi, type(vol), type(oi))
-                liquidity = counts.get(lkey)
-                if liquidity is None:
-                    if len(counts) >= _CACHE_LIMIT:
-                        counts.clear()
-                    liquidity = counts[lkey] = (recorded_count(vol), recorded_count(oi))
-            yield ticker, hit[0], hit[1], liquidity
+        )
 
     def settle_due(self) -> list[SettlementRecord]:
         """Settle every replayed market past its close whose result is known."""
@@ -190,13 +282,7 @@ class ReplayDriver:
         if on_time is not None:
             await on_time(when)
 
-    def _list(self, snap: Snapshot) -> None:
-        if not snap.close_time:
-            raise ReplayError("snapshot has no close_time")
-        try:
-            close = parse_iso(snap.close_time)
-        except ValueError as e:
-            raise ReplayError(f"bad close_time {snap.close_time!r}") from e
+    def _list(self, snap: Snapshot, close: datetime) -> None:
         meta = snap.metadata or {}
         event = str(meta.get("event_ticker") or snap.ticker.rsplit("-", 1)[0])
         spec = MarketSpec(
@@ -209,9 +295,18 @@ class ReplayDriver:
             category=snap.category or "",
         )
         self.exchange.add_quoted_market(spec, self.fill_model)
-        self._close[snap.ticker] = close
         self._unsettled[snap.ticker] = close
         self.stats.markets += 1
+
+
+def listing_close(snap: Snapshot) -> datetime:
+    """The close time a snapshot lists its market with; ``ReplayError`` without a usable one."""
+    if not snap.close_time:
+        raise ReplayError("snapshot has no close_time")
+    try:
+        return parse_iso(snap.close_time)
+    except ValueError as e:
+        raise ReplayError(f"bad close_time {snap.close_time!r}") from e
 
 
 def snapshot_quote(snap: Snapshot) -> tuple[Quote, Decimal | None]:
