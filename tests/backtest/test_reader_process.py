@@ -145,15 +145,15 @@ def _query(repo: Repository) -> dict[str, object]:
     return reader_query(repo.url, SCENARIO.start, SCENARIO.end, None, None, recorded_liquidity=True)
 
 
+async def _loaded_reader(url: str) -> ReaderProcess:
+    await _load(url)
+    return await ReaderProcess.start(_query(Repository(url)))
+
+
 async def test_a_reader_failure_is_raised_with_its_own_type(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()  # a database without the table
-    url = f"sqlite+aiosqlite:///{path}"
-    repo = Repository(url)
-    query = reader_query(
-        repo.url, SCENARIO.start, SCENARIO.end, None, None, recorded_liquidity=True
-    )
-    reader = await ReaderProcess.start(query)
+    reader = await ReaderProcess.start(_query(Repository(f"sqlite+aiosqlite:///{path}")))
     with pytest.raises(StoreError, match="reading snapshots"):
         async for _ in reader.steps():
             pass
@@ -161,12 +161,7 @@ async def test_a_reader_failure_is_raised_with_its_own_type(tmp_path: Path) -> N
 
 
 async def test_a_reader_that_dies_is_an_error_never_the_end_of_the_data(sqlite_url: str) -> None:
-    await _load(sqlite_url)
-    repo = Repository(sqlite_url)
-    query = reader_query(
-        repo.url, SCENARIO.start, SCENARIO.end, None, None, recorded_liquidity=True
-    )
-    reader = await ReaderProcess.start(query)
+    reader = await _loaded_reader(sqlite_url)
     reader.proc.kill()
     with pytest.raises(FeedError, match=r"ended before the end of the data \(exit code -9\)"):
         async for _ in reader.steps():
@@ -174,12 +169,7 @@ async def test_a_reader_that_dies_is_an_error_never_the_end_of_the_data(sqlite_u
 
 
 async def test_closing_the_steps_early_ends_the_reader(sqlite_url: str) -> None:
-    await _load(sqlite_url)
-    repo = Repository(sqlite_url)
-    query = reader_query(
-        repo.url, SCENARIO.start, SCENARIO.end, None, None, recorded_liquidity=True
-    )
-    reader = await ReaderProcess.start(query)
+    reader = await _loaded_reader(sqlite_url)
     steps = reader.steps()
     first = await anext(steps)
     assert first.count > 0

@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.factories import NOW, D, market
@@ -151,3 +151,35 @@ def test_property_an_approved_trade_respects_every_cap_and_has_edge(
     assert cost <= cfg.max_total_exposure - exposure
     assert cost <= cash - cfg.min_cash_reserve
     assert v.quantity * (p - price) - taker_fee(v.quantity, price) > 0
+
+
+tickers = st.sampled_from(["A", "B", "C", "D", "E", "F"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(tickers, max_size=12),
+    busy=st.frozensets(tickers),
+    closed=st.dictionaries(tickers, st.integers(min_value=0, max_value=7200)),
+    open_positions=st.integers(min_value=0, max_value=30),
+    state=st.sampled_from(list(RiskState)),
+)
+@example(["A", "B"], frozenset(), {"A": 3600, "B": 3599}, 0, RiskState.ACTIVE)  # the edge
+def test_property_precheck_all_answers_as_precheck_does_for_each_ticker(
+    names: list[str],
+    busy: frozenset[str],
+    closed: dict[str, int],
+    open_positions: int,
+    state: RiskState,
+) -> None:
+    rm = RiskManager()
+    book = replace(
+        BOOK,
+        busy_tickers=busy,
+        # seconds before now, around the cooldown's edge (exactly on it included)
+        last_close={t: NOW - timedelta(seconds=s) for t, s in closed.items()},
+        open_positions=open_positions,
+    )
+    assert rm.precheck_all(names, book, NOW, state) == [
+        rm.precheck(t, book, NOW, state) for t in names
+    ]

@@ -536,14 +536,21 @@ class TradingEngine:
     ) -> tuple[int, int, int]:
         book = self._book_state(cash, equity, now)
         todo: list[Market] = []
-        precheck, risk_state, cycle = self.risk.precheck, self.risk_state, self.cycle_id
+        risk_state, cycle = self.risk_state, self.cycle_id
         # Tickers with an open position: nothing changes the book before the last loop below.
         held_now = self.book.tickers()
+        # Every market without a position is prechecked in one call (the same answers, in
+        # candidate order).
+        pres = iter(
+            self.risk.precheck_all(
+                [m.ticker for m in candidates if m.ticker not in held_now], book, now, risk_state
+            )
+        )
         busy: set[str] | None = None
         name = self.strategy.name
         for m in candidates:
             if m.ticker not in held_now:
-                pre = precheck(m.ticker, book, now, risk_state)
+                pre = next(pres)
                 if pre is not None:
                     # Refused before the analyst is paid: no trade could follow.
                     # (positional: keyword construction costs twice as much, per market)

@@ -5,7 +5,7 @@ Every refusal and every shrink carries a reason code; the engine logs and stores
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -132,6 +132,29 @@ class RiskManager:
         if book.open_positions >= self.cfg.max_open_positions:
             return "max_open_positions"
         return None
+
+    def precheck_all(
+        self, tickers: Sequence[str], book: BookState, now: datetime, state: RiskState
+    ) -> list[str | None]:
+        """``precheck`` of each of ``tickers``, in order: the engine asks for every candidate
+        market each cycle, and one call with the rules read once costs a fraction of a call
+        per market (a test holds it to ``precheck`` on generated books)."""
+        if state is RiskState.HALTED:
+            return ["risk_halted"] * len(tickers)
+        if state is RiskState.REDUCING:
+            return ["risk_reducing"] * len(tickers)
+        busy, last_close = book.busy_tickers, book.last_close
+        horizon = now - self.cfg.cooldown  # now - last < cooldown  <=>  last > horizon
+        full = "max_open_positions" if book.open_positions >= self.cfg.max_open_positions else None
+        out: list[str | None] = []
+        append = out.append
+        for ticker in tickers:
+            if ticker in busy:
+                append("already_positioned")
+                continue
+            last = last_close.get(ticker)
+            append("cooldown" if last is not None and last > horizon else full)
+        return out
 
     def size(
         self,
