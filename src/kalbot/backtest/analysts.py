@@ -11,6 +11,9 @@ the analyses recorded at the time.
   reservation and adds the cost to ``ai_cost_tracking``), stamped at the wall-clock time the
   money is spent and under the provider ``backtest:<provider>``, so live trading never reuses a
   backtest's view and a later ``recorded`` replay never mistakes it for a recorded one.
+- A paid analysis an earlier backtest made for the same model, prompt, market and replay time
+  (``EarlierAnalysis``, loaded by ``kalbot.backtest_app.load_earlier_paid``) answers the cache
+  as this run's own would, so running a stopped backtest again never pays twice.
 - ``PastAnalyst`` wraps the analyst: it keeps each forecast shown to the strategy (for the
   forecast score), counts errors, and once the budget is refused answers SKIP without calling.
 """
