@@ -8,8 +8,8 @@ with the configured screener, strategy and risk manager, built by ``kalbot.boots
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,12 +21,14 @@ from kalbot.adapters.simulated.exchange import Exchange
 from kalbot.adapters.simulated.fill_models import get_fill_model
 from kalbot.adapters.simulated.scenarios.replay import PreparedBatch, ReplayDriver
 from kalbot.adapters.store.repository import Repository
+from kalbot.analysis.prompt import PROMPT_VERSION
 from kalbot.backtest.analysts import (
     BACKTEST_PROVIDER_PREFIX,
     HEURISTIC,
     RECORDED,
     AnalystChoice,
     BudgetExhausted,
+    EarlierAnalysis,
     PastAIStore,
     PastAnalyst,
 )
@@ -78,6 +80,9 @@ class BacktestSpec:
     # Read and convert the snapshots in a worker process (``kalbot.backtest_feed``): None
     # does when it can (a second CPU, a database another process can open).
     read_ahead: bool | None = None
+    # A paid model reuses what earlier backtests paid it for (same model, prompt, market and
+    # replay time) instead of paying again; False pays again.
+    reuse_paid: bool = True
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -87,6 +92,42 @@ def _dec(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+def _row_analysis(
+    ticker: object,
+    decision: object,
+    confidence: object,
+    meta_text: object,
+    provider: object,
+    cost: object,
+) -> Analysis:
+    """A ``market_analyses`` row as the ``Analysis`` it recorded (bad fields: SKIP, never a
+    guessed probability)."""
+    try:
+        meta = json.loads(str(meta_text)) if meta_text else {}
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    p = _dec(meta.get("probability_yes"))
+    if p is not None and not 0 <= p <= 1:
+        p = None
+    try:
+        d = Decision(str(decision)) if decision else Decision.SKIP
+    except ValueError:
+        d = Decision.SKIP
+    return Analysis(
+        ticker=str(ticker),
+        probability_yes=p,
+        decision=d if p is not None else Decision.SKIP,
+        confidence=_dec(confidence) or Decimal(0),
+        rationale=str(meta.get("reason") or ""),
+        provider=str(provider),
+        model=str(meta.get("model") or ""),
+        cost=_dec(cost) or Decimal(0),
+        metadata=meta,
+    )  # fmt: skip
 
 
 async def load_analyses(repo: Repository, start: datetime, end: datetime) -> list[RecordedAnalysis]:
@@ -110,31 +151,47 @@ async def load_analyses(repo: Repository, start: datetime, end: datetime) -> lis
             )
         ).all()
     for ticker, ts, decision, confidence, meta_text, provider, cost, _ in rows:
+        a = _row_analysis(ticker, decision, confidence, meta_text, provider, cost)
+        a = replace(a, metadata={**a.metadata, "replayed": True})
+        out.append(RecordedAnalysis(parse_iso(str(ts)), a))
+    return out
+
+
+async def load_earlier_paid(
+    repo: Repository, start: datetime, end: datetime, models: Mapping[str, str]
+) -> list[EarlierAnalysis]:
+    """The paid analyses earlier backtests made (``backtest:<provider>`` rows) that a run over
+    [start, end) with ``models`` (provider -> model) may reuse instead of paying again: same
+    provider, model and prompt version, a probability, made for a replay time in
+    [start - lookback, end). Oldest replay time first."""
+    if not models:
+        return []
+    sql = text(
+        "SELECT ticker, decision, confidence, metadata, ai_provider, cost, id "
+        "FROM market_analyses WHERE ai_provider LIKE :backtest ORDER BY id"
+    )
+    async with repo.connection("reading earlier backtests' paid analyses") as conn:
+        rows = (await conn.execute(sql, {"backtest": BACKTEST_PROVIDER_PREFIX + "%"})).all()
+    lo = start - ANALYSIS_LOOKBACK
+    out: list[EarlierAnalysis] = []
+    for ticker, decision, confidence, meta_text, provider, cost, _ in rows:
+        name = str(provider).removeprefix(BACKTEST_PROVIDER_PREFIX)
+        a = _row_analysis(ticker, decision, confidence, meta_text, name, cost)
+        meta = a.metadata
+        if (
+            a.probability_yes is None
+            or meta.get("error")
+            or models.get(name) != a.model
+            or meta.get("prompt_version") != PROMPT_VERSION
+        ):
+            continue
         try:
-            meta = json.loads(meta_text) if meta_text else {}
+            when = parse_iso(str(meta.get("replay_time")))
         except ValueError:
-            meta = {}
-        if not isinstance(meta, dict):
-            meta = {}
-        p = _dec(meta.get("probability_yes"))
-        if p is not None and not 0 <= p <= 1:
-            p = None
-        try:
-            d = Decision(decision) if decision else Decision.SKIP
-        except ValueError:
-            d = Decision.SKIP
-        analysis = Analysis(
-            ticker=str(ticker),
-            probability_yes=p,
-            decision=d if p is not None else Decision.SKIP,
-            confidence=_dec(confidence) or Decimal(0),
-            rationale=str(meta.get("reason") or ""),
-            provider=str(provider),
-            model=str(meta.get("model") or ""),
-            cost=_dec(cost) or Decimal(0),
-            metadata={**meta, "replayed": True},
-        )
-        out.append(RecordedAnalysis(parse_iso(str(ts)), analysis))
+            continue
+        if lo <= when < end:
+            out.append(EarlierAnalysis(when, a))
+    out.sort(key=lambda e: e.replay_time)
     return out
 
 
@@ -210,15 +267,19 @@ def past_analyst(
     choice: AnalystChoice,
     clock: Clock,
     wall_clock: Clock | None = None,
+    earlier: Sequence[EarlierAnalysis] = (),
 ) -> PastAnalyst:
     """The analyst ``choice`` names, run over the past on the replay ``clock``.
 
     A paid model reserves and records its spend in ``repo`` under today's budget
-    (``wall_clock``); a free one (the heuristic) touches no database.
+    (``wall_clock``); a free one (the heuristic) touches no database. ``earlier``: paid
+    analyses of earlier backtests it may reuse (``load_earlier_paid``).
     """
     paid = paid_models(settings, choice)
     wall = wall_clock or SystemClock()
-    store = PastAIStore(repo if paid else None, wall)
+    store = PastAIStore(
+        repo if paid else None, wall, replay_clock=clock, earlier=earlier if paid else ()
+    )
     s, provider = _model_settings(settings, choice)
     inner = build_analyst(s, store, clock, provider, budget_clock=wall)
     # What ran, by name: "openai:gpt-4.1-mini", "heuristic + openai:gpt-4.1-mini", ...
@@ -279,7 +340,11 @@ async def _run(
     clock = ManualClock(spec.start)
     past: PastAnalyst | None = None
     if analyst is None and spec.analyst.kind != RECORDED:
-        past = past_analyst(settings, repo, spec.analyst, clock, wall_clock)
+        earlier: list[EarlierAnalysis] = []
+        if spec.reuse_paid:
+            models = dict(m.split(":", 1) for m in paid_models(settings, spec.analyst))
+            earlier = await load_earlier_paid(repo, spec.start, spec.end, models)
+        past = past_analyst(settings, repo, spec.analyst, clock, wall_clock, earlier)
         analyst = past
     ex = Exchange(clock)
     ex.open_account(ACCOUNT, spec.capital)
@@ -374,6 +439,8 @@ def _past_meta(past: PastAnalyst) -> dict[str, Any]:
         "analyst_paid": paid,
         "ai_calls": past.store.calls,
         "ai_cost": past.store.cost,
+        "ai_reused": past.reused,
+        "ai_reused_cost": past.reused_cost,
         "ai_cost_booked_as": (
             f"ai_cost_tracking, provider {BACKTEST_PROVIDER_PREFIX}<provider>, today (UTC)"
             if paid

@@ -88,9 +88,15 @@ def analyst_line(meta: dict[str, Any]) -> str:
         return f"Analyst: {meta['analyst']} run over the past; cost $0 (free, no budget used)"
     errors = meta.get("ai_errors") or {}
     failed = f"; {sum(errors.values())} failed calls or skips" if errors else ""
+    reused = (
+        f"; {meta['ai_reused']} analyses reused from earlier backtests (paid "
+        f"${meta['ai_reused_cost']} then, not again)"
+        if meta.get("ai_reused")
+        else ""
+    )
     return (
         f"Analyst: {meta['analyst']} RUN OVER THE PAST; {meta['ai_calls']} paid calls cost "
-        f"${meta['ai_cost']}, booked in {meta['ai_cost_booked_as']}{failed}. "
+        f"${meta['ai_cost']}, booked in {meta['ai_cost_booked_as']}{reused}{failed}. "
         "The model may know outcomes after its training cutoff: read its results as optimistic"
     )
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -360,3 +361,84 @@ def test_cli_reports_a_budget_stop_without_a_traceback(
     # the part replayed is reported, marked partial, before the one-line stop
     assert "PARTIAL RUN" in r.output and "Metrics" in r.output
     assert r.output.index("Metrics") < r.output.index("AI budget exhausted at replay time")
+
+
+def _questions(server: ScriptedServer) -> list[str]:
+    return [json.dumps(s.body["messages"], sort_keys=True) for s in server.seen]
+
+
+async def test_a_run_again_after_the_budget_stopped_it_pays_only_for_new_questions(
+    db_url: str, server: ScriptedServer, tmp_path: Path
+) -> None:
+    from kalbot.backtest.results import trade_rows
+
+    choice = parse_analyst("openai:gpt-test", PROVIDERS)
+    spec = BacktestSpec(T0, END, Decimal(1000), analyst=choice)
+    repo = await _seeded(db_url)
+    try:
+        with pytest.raises(BudgetExhausted):
+            await run_backtest(
+                _settings(server, budget="0.03"), repo, spec, wall_clock=ManualClock(WALL)
+            )
+        first = _questions(server)
+        server.seen.clear()
+        rep = await run_backtest(_settings(server), repo, spec, wall_clock=ManualClock(WALL))
+        again = _questions(server)
+        server.seen.clear()
+        paid_again = await run_backtest(
+            _settings(server), repo, replace(spec, reuse_paid=False), wall_clock=ManualClock(WALL)
+        )
+        every = _questions(server)
+    finally:
+        await repo.close()
+    assert first and again
+    assert not set(first) & set(again)  # nothing asked (and paid for) twice
+    assert rep.meta["ai_reused"] == len(first) and rep.meta["ai_calls"] == len(again)
+    assert rep.meta["ai_reused_cost"] == len(first) * CALL_COST
+    assert f"{len(first)} analyses reused from earlier backtests" in markdown(rep)
+    # Resumed, the run is the one an unstopped run gives (a fresh database, paying for all).
+    server.seen.clear()
+    fresh = await _seeded(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        whole = await run_backtest(_settings(server), fresh, spec, wall_clock=ManualClock(WALL))
+    finally:
+        await fresh.close()
+    assert sorted(_questions(server)) == sorted(first + again)
+    assert trade_rows(rep.trades) == trade_rows(whole.trades)
+    assert rep.equity_metrics == whole.equity_metrics
+    # Asked to pay again, it asks every question again.
+    assert set(first) <= set(every) and paid_again.meta["ai_reused"] == 0
+
+
+async def test_only_the_same_model_and_prompt_are_reused(
+    sqlite_url: str, server: ScriptedServer
+) -> None:
+    from kalbot.backtest_app import load_earlier_paid
+
+    choice = parse_analyst("openai:gpt-test", PROVIDERS)
+    repo = await _seeded(sqlite_url)
+    try:
+        await run_backtest(
+            _settings(server), repo, BacktestSpec(T0, END, Decimal(1000), analyst=choice),
+            wall_clock=ManualClock(WALL),
+        )  # fmt: skip
+        same = await load_earlier_paid(repo, T0, END, {"openai": "gpt-test"})
+        other_model = await load_earlier_paid(repo, T0, END, {"openai": "gpt-other"})
+        other_provider = await load_earlier_paid(repo, T0, END, {"anthropic": "gpt-test"})
+        later = END + timedelta(days=8)  # past the 7-day look-back: none of them
+        before = await load_earlier_paid(
+            repo, later, later + timedelta(days=1), {"openai": "gpt-test"}
+        )
+        async with repo.transaction("an older prompt") as conn:
+            await conn.execute(
+                text(
+                    "UPDATE market_analyses SET metadata = "
+                    "replace(metadata, 'analyst-prompt-v1', 'analyst-prompt-v0')"
+                )
+            )
+        old_prompt = await load_earlier_paid(repo, T0, END, {"openai": "gpt-test"})
+    finally:
+        await repo.close()
+    assert len(same) == len(server.seen) > 0
+    assert all(e.analysis.provider == "openai" and T0 <= e.replay_time < END for e in same)
+    assert other_model == other_provider == before == old_prompt == []

@@ -11,12 +11,16 @@ the analyses recorded at the time.
   reservation and adds the cost to ``ai_cost_tracking``), stamped at the wall-clock time the
   money is spent and under the provider ``backtest:<provider>``, so live trading never reuses a
   backtest's view and a later ``recorded`` replay never mistakes it for a recorded one.
+- A paid analysis an earlier backtest made for the same model, prompt, market and replay time
+  (``EarlierAnalysis``, loaded by ``kalbot.backtest_app.load_earlier_paid``) answers the cache
+  as this run's own would, so running a stopped backtest again never pays twice.
 - ``PastAnalyst`` wraps the analyst: it keeps each forecast shown to the strategy (for the
   forecast score), counts errors, and once the budget is refused answers SKIP without calling.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -107,16 +111,49 @@ class BudgetExhausted(RuntimeError):
         self.report = report  # the part that ran, marked ``meta["stopped"]``
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierAnalysis:
+    """A paid analysis an earlier backtest made (a ``backtest:<provider>`` row), with the replay
+    time it was made for; ``analysis.provider`` is the plain provider name."""
+
+    replay_time: datetime
+    analysis: Analysis
+
+
+EARLIER_RUN = "earlier_backtest"  # metadata mark of an analysis reused from an earlier run
+
+
 class PastAIStore:
     """``AIStore`` of an analyst run over the past (see the module docstring).
 
     ``ledger`` is the real store (the repository) that holds the budget and the spend, or
     None for a free analyst, which then touches no database at all.
+
+    ``earlier``: paid analyses earlier backtests made with the same model and prompt (a run
+    the budget stopped, run again). The cache answers with the newest one made for a replay
+    time at or before ``replay_clock``'s, when it is newer than this run's own, so the analyst
+    reuses it exactly as it reuses its own (within ``reanalyze_after`` and the price move)
+    instead of paying again for the same question. Never one from a later replay time.
     """
 
-    def __init__(self, ledger: AIStore | None, wall_clock: Clock) -> None:
+    def __init__(
+        self,
+        ledger: AIStore | None,
+        wall_clock: Clock,
+        *,
+        replay_clock: Clock | None = None,
+        earlier: Iterable[EarlierAnalysis] = (),
+    ) -> None:
         self.ledger = ledger
         self.wall_clock = wall_clock
+        self.replay_clock = replay_clock
+        by: dict[tuple[str, str], list[EarlierAnalysis]] = {}
+        for e in earlier:
+            by.setdefault((e.analysis.ticker, e.analysis.provider), []).append(e)
+        self._earlier: dict[tuple[str, str], tuple[list[datetime], list[EarlierAnalysis]]] = {}
+        for k, v in by.items():
+            v.sort(key=lambda e: e.replay_time)
+            self._earlier[k] = ([e.replay_time for e in v], v)
         self.memory = InMemoryAIStore()
         self.calls = 0
         self.cost = ZERO
@@ -197,7 +234,21 @@ class PastAIStore:
     async def latest_analysis(
         self, ticker: str, provider: str | None = None
     ) -> StoredAnalysis | None:
-        return await self.memory.latest_analysis(ticker, provider)
+        mine = await self.memory.latest_analysis(ticker, provider)
+        if self.replay_clock is None or provider is None:
+            return mine
+        found = self._earlier.get((ticker, provider))
+        if found is None:
+            return mine
+        times, rows = found
+        i = bisect.bisect_right(times, self.replay_clock.now())
+        if i == 0:
+            return mine
+        e = rows[i - 1]
+        if mine is not None and mine.timestamp >= e.replay_time:
+            return mine
+        marked = dict(e.analysis.metadata) | {EARLIER_RUN: str(e.analysis.cost)}
+        return StoredAnalysis(replace(e.analysis, metadata=marked), e.replay_time)
 
     async def latest_analyses(
         self, tickers: Iterable[str], provider: str | None = None, since: datetime | None = None
@@ -219,6 +270,10 @@ class PastAnalyst:
         self.provider = getattr(inner, "provider", label)
         self.used: dict[tuple[str, datetime], UsedForecast] = {}
         self.missing = 0
+        # Analyses an earlier backtest paid for, shown again here instead of paying twice.
+        self.reused = 0
+        self.reused_cost = ZERO
+        self._reused: set[tuple[str, str]] = set()
         many = getattr(inner, "analyze_many", None)
         # Offered only when the inner analyst batches (the free heuristic): the engine
         # looks for the attribute.
@@ -237,6 +292,13 @@ class PastAnalyst:
         )  # fmt: skip
 
     def _keep(self, context: MarketContext, a: Analysis) -> None:
+        paid_then = a.metadata.get(EARLIER_RUN)
+        if isinstance(paid_then, str):
+            reuse = (context.market.ticker, str(a.metadata.get("cached_from")))
+            if reuse not in self._reused:
+                self._reused.add(reuse)
+                self.reused += 1
+                self.reused_cost += Decimal(paid_then)
         p, mid = a.probability_yes, context.market.quote.mid
         if p is None:
             self.missing += 1

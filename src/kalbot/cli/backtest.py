@@ -68,6 +68,17 @@ def backtest(
             ),
         ),
     ] = "recorded",
+    pay_again: Annotated[
+        bool,
+        typer.Option(
+            "--pay-again",
+            help=(
+                "With a paid --analyst: call the model even where an earlier backtest already "
+                "paid it for the same market, replay time, model and prompt (by default that "
+                "answer is reused, so a run the budget stopped can be run again)."
+            ),
+        ),
+    ] = False,
     read_ahead: Annotated[
         bool | None,
         typer.Option(
@@ -137,7 +148,7 @@ def backtest(
         )
     spec = BacktestSpec(
         first, last, cash, strategy, fill_model, ticker or None, category, analyst=choice,
-        read_ahead=read_ahead,
+        read_ahead=read_ahead, reuse_paid=not pay_again,
     )  # fmt: skip
 
     async def go() -> Any:
