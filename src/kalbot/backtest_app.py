@@ -8,6 +8,7 @@ with the configured screener, strategy and risk manager, built by ``kalbot.boots
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -58,6 +59,8 @@ from kalbot.engine import TradingEngine
 from kalbot.ports import Analyst, Clock
 from kalbot.risk import RiskManager
 from kalbot.screener import Screener
+
+log = logging.getLogger("kalbot.backtest")
 
 ACCOUNT = "backtest"
 # Analyses older than this before the start still count as "the latest view" at the start.
@@ -309,12 +312,15 @@ async def run_backtest(
     reader: ReaderProcess | None = None
     if snapshots is None and spec.read_ahead is not False and can_read_ahead(repo.url):
         # Started first: it imports and opens the database while this process sets up.
-        reader = await ReaderProcess.start(
-            reader_query(
-                repo.url, spec.start, spec.end, spec.tickers, spec.category,
-                recorded_liquidity=True,
-            )
-        )  # fmt: skip
+        query = reader_query(
+            repo.url, spec.start, spec.end, spec.tickers, spec.category, recorded_liquidity=True
+        )
+        try:
+            reader = await ReaderProcess.start(query)
+        except OSError as e:  # no interpreter to start (an embedded Python), no processes left
+            if spec.read_ahead:
+                raise ConfigError(f"--read-ahead: cannot start the reader process: {e}") from e
+            log.warning("reading in this process: cannot start the reader process (%s)", e)
     elif snapshots is None and spec.read_ahead:
         raise ConfigError(
             "--read-ahead needs a second CPU and a database another process can open "

@@ -212,3 +212,25 @@ def test_the_reader_collects_garbage_as_its_parent_does(sqlite_url: str) -> None
     finally:
         gc.set_threshold(*before)
     assert query["gc"] == (12_345, 6, 7)
+
+
+async def test_a_reader_that_cannot_start_falls_back_to_one_process_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    async def cannot(query: object) -> ReaderProcess:
+        raise OSError("no interpreter")
+
+    await _load(sqlite_url)
+    monkeypatch.setattr(backtest_app, "can_read_ahead", lambda url: True)
+    monkeypatch.setattr(ReaderProcess, "start", cannot)
+    repo = Repository(sqlite_url)
+    await repo.initialize(upgrade=False)
+    try:
+        settings = load_settings(trading={"strategy": "momentum"})
+        spec = BacktestSpec(SCENARIO.start, SCENARIO.end, D(10000))
+        rep = await run_backtest(settings, repo, spec)
+        with pytest.raises(ConfigError, match="cannot start the reader process: no interpreter"):
+            await run_backtest(settings, repo, replace(spec, read_ahead=True))
+    finally:
+        await repo.close()
+    assert rep.meta["snapshots"] == len(_history())
