@@ -2,7 +2,7 @@
 
 Reading ``market_snapshots`` and turning each row into a venue quote cost about as much as the
 engine's cycles, and under one interpreter lock the two take turns. With a second CPU,
-``reader_steps`` runs the read (``stream_snapshots``, the repository's own code) and the
+``ReaderProcess`` runs the read (``stream_snapshots``, the repository's own code) and the
 conversion (``ReplayConverter``, the code ``ReplayDriver`` runs in process) in a child
 Python process (``reader_main``), which writes each timestamp's ``PreparedBatch`` to its
 standard output while the engine trades the one before: the engine's process never builds a
@@ -18,7 +18,8 @@ standard output while the engine trades the one before: the engine's process nev
 - A failure in the reader (the database went away, snapshots out of time order) is raised in
   the engine's process with its own type and message; a reader that dies without a word is a
   ``FeedError`` with the end of its standard error, never the end of the data.
-- Closing the iterator (the run stopped early or failed) kills the reader at once.
+- Closing the steps (the run stopped early or failed) or the ``ReaderProcess`` kills the
+  reader at once; so does the engine's process ending (the reader's next write fails).
 - The child imports only the store's read path, the converter and their libraries (no
   migrations, no engine): it is reading within a few tenths of a second.
 """
