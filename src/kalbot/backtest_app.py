@@ -362,7 +362,7 @@ async def _run(
         recorded_liquidity=True,  # shown by the venue: ``data`` passes markets through
     )
     broker = SimulatedBroker(ex, ACCOUNT)
-    data = RecordedMarketData(ExchangeMarketData(ex), clock, venue_shows_liquidity=True)
+    data = RecordedMarketData(ExchangeMarketData(ex), clock)
     replayed: ReplayedAnalyst | None = None
     if analyst is None:
         replayed = ReplayedAnalyst(await load_analyses(repo, spec.start, spec.end), clock)

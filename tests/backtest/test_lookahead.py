@@ -82,64 +82,7 @@ async def test_replayed_analyst_never_returns_a_later_analysis() -> None:
     assert {u.market_mid for u in analyst.used.values()} == {Decimal("0.45")}
 
 
-async def test_market_data_refuses_a_snapshot_from_the_future() -> None:
-    clock = ManualClock(T0)
-
-    class Venue:
-        async def open_markets(self):  # type: ignore[no-untyped-def]
-            yield _market()
-
-        async def market(self, ticker: str) -> Market:
-            return _market(ticker)
-
-        async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
-            raise NotImplementedError
-
-    data = RecordedMarketData(Venue(), clock)
-    (snap,) = [
-        s
-        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
-        if s.timestamp == T0 + timedelta(hours=1)
-    ]
-    with pytest.raises(LookAheadError):
-        data.observe(snap)
-    clock.set(snap.timestamp)
-    data.observe(snap)
-    m = await data.market("M")
-    assert (m.volume_24h, m.open_interest) == (Decimal(1000), Decimal(1000))
-
-
-async def test_the_batch_read_dresses_markets_as_the_stream_does_and_refuses_the_future() -> None:
-    clock = ManualClock(T0)
-
-    class Venue:
-        async def open_markets(self):  # type: ignore[no-untyped-def]
-            for t in ("M", "N"):
-                yield _market(t)
-
-        async def market(self, ticker: str) -> Market:
-            return _market(ticker)
-
-        async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
-            raise NotImplementedError
-
-    data = RecordedMarketData(Venue(), clock)
-    snaps = [
-        s
-        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
-        if s.timestamp == T0 + timedelta(hours=1)
-    ]
-    with pytest.raises(LookAheadError):
-        data.observe_all(snaps)
-    clock.set(snaps[0].timestamp)
-    data.observe_all(snaps)
-    listed = await data.open_market_list()
-    streamed = [m async for m in data.open_markets()]
-    assert listed == streamed
-    assert [(m.ticker, m.volume_24h) for m in listed] == [("M", Decimal(1000)), ("N", 0)]
-
-
-async def test_a_venue_showing_liquidity_gets_markets_through_untouched_and_no_look_ahead() -> None:
+async def test_market_data_refuses_a_step_from_the_future_and_passes_markets_through() -> None:
     clock = ManualClock(T0)
     shown = [_market("M"), _market("N")]
 
@@ -157,19 +100,16 @@ async def test_a_venue_showing_liquidity_gets_markets_through_untouched_and_no_l
         async def orderbook(self, ticker: str):  # type: ignore[no-untyped-def]
             raise NotImplementedError
 
-    data = RecordedMarketData(Venue(), clock, venue_shows_liquidity=True)
-    snaps = [
-        s
-        for s in golden.snapshots([golden.GoldenMarket("M", None, "0.5", golden.flat(0.4, 0.5))])
-        if s.timestamp == T0 + timedelta(hours=1)
-    ]
+    data = RecordedMarketData(Venue(), clock)
+    step = T0 + timedelta(hours=1)
     with pytest.raises(LookAheadError):
-        data.observe_all(snaps)
-    clock.set(snaps[0].timestamp)
-    data.observe_all(snaps)
+        data.observe_step(step)
+    clock.set(step)
+    data.observe_step(step)
     listed = await data.open_market_list()
     assert listed == shown and all(a is b for a, b in zip(listed, shown, strict=True))
     assert listed is not shown  # the caller's own list
+    assert [m async for m in data.open_markets()] == shown
     assert await data.market("N") is shown[1]
 
 

@@ -1,8 +1,8 @@
 """The replay seams the backtest plugs into the one engine loop.
 
 - ``RecordedMarketData`` wraps the venue's ``MarketData`` (the simulated exchange listing the
-  replayed markets) and shows each market with the volume and open interest of its latest
-  recorded snapshot at or before the replay clock, which the exchange cannot know.
+  replayed markets with their recorded volume and open interest) and refuses a step of
+  snapshots stamped after the replay clock.
 - ``ReplayedAnalyst`` answers with the analysis recorded at the time (``market_analyses``): the
   newest one at or before the replay clock, never a later one.
 - ``BacktestStore`` is the engine's in-memory ``TradingStore`` with bounded memory: cycle
@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -22,12 +22,10 @@ from operator import attrgetter
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
 from kalbot.domain.market import Market, OrderBook
-from kalbot.domain.snapshot import Snapshot
 from kalbot.engine.records import CycleSummary, DayStats, DecisionRecord, PositionChange
 from kalbot.engine.store import MemoryTradingStore
 from kalbot.ports import Clock, MarketData
 
-_MARKET_FIELDS = tuple(f.name for f in fields(Market))
 _OUTCOME = attrgetter("stage", "outcome", "reason_code")
 
 
@@ -35,101 +33,38 @@ class LookAheadError(AssertionError):
     """Something at replay time ``t`` was handed data stamped after ``t`` (a bug, never data)."""
 
 
-def _count(value: int | None) -> Decimal:
-    return Decimal(value) if value is not None and value > 0 else Decimal(0)
-
-
 class RecordedMarketData:
-    """``MarketData`` over the replay venue, with the recorded liquidity of each market.
+    """``MarketData`` over the replay venue, guarding against look-ahead.
 
-    ``observe`` is called by the driver with each snapshot as the clock reaches it; a snapshot
-    stamped after the clock is refused (``LookAheadError``), so nothing can leak forward.
+    The venue (the simulated exchange fed by ``ReplayDriver(recorded_liquidity=True)``) shows
+    each replayed market with its recorded volume and open interest, so markets pass through
+    untouched. The runner calls ``observe_step`` with each step's time as it applies it; a
+    step stamped after the replay clock is refused (``LookAheadError``), so nothing can leak
+    forward.
     """
 
-    def __init__(
-        self, venue: MarketData, clock: Clock, *, venue_shows_liquidity: bool = False
-    ) -> None:
-        """``venue_shows_liquidity``: the venue already shows each market's recorded volume
-        and open interest (``ReplayDriver(recorded_liquidity=True)``); markets then pass
-        through untouched and ``observe`` only guards against look-ahead."""
+    def __init__(self, venue: MarketData, clock: Clock) -> None:
         self.venue = venue
         self.clock = clock
-        self.venue_shows_liquidity = venue_shows_liquidity
-        self._liquidity: dict[str, tuple[Decimal, Decimal]] = {}
-        self._counts: dict[tuple[object, ...], tuple[Decimal, Decimal]] = {}
-
-    def observe(self, snap: Snapshot) -> None:
-        self.observe_all((snap,))
-
-    def forget(self, ticker: str) -> None:
-        self._liquidity.pop(ticker, None)
-
-    def _dress(self, m: Market) -> Market:
-        liq = self._liquidity.get(m.ticker)
-        if liq is None or (m.volume_24h == liq[0] and m.open_interest == liq[1]):
-            return m  # the venue shows the recorded liquidity already (or none is known)
-        # A field-by-field copy: dataclasses.replace re-runs __init__ and was a fifth of the
-        # whole backtest's time in the profile (one call per market per cycle).
-        new = object.__new__(Market)
-        for name in _MARKET_FIELDS:
-            object.__setattr__(new, name, getattr(m, name))
-        object.__setattr__(new, "volume_24h", liq[0])
-        object.__setattr__(new, "open_interest", liq[1])
-        return new
 
     async def open_markets(self) -> AsyncIterator[Market]:
         async for m in self.venue.open_markets():
-            yield self._dress(m)
+            yield m
 
     async def open_market_list(self) -> list[Market]:
         """``open_markets`` as one list, through the venue's own batch read when it has one."""
         lister = getattr(self.venue, "open_market_list", None)
-        markets = (
-            await lister() if lister is not None else [m async for m in self.venue.open_markets()]
-        )
-        if self.venue_shows_liquidity:
-            return list(markets)
-        dress = self._dress
-        return [dress(m) for m in markets]
+        if lister is None:
+            return [m async for m in self.venue.open_markets()]
+        return list(await lister())
 
     def observe_step(self, when: datetime) -> None:
-        """The replay applied a step of snapshots stamped ``when`` to the venue, which shows
-        their liquidity itself (``venue_shows_liquidity``): only the look-ahead guard runs."""
-        if not self.venue_shows_liquidity:
-            raise RuntimeError(
-                "observe_step needs a venue that shows the recorded liquidity; "
-                "pass each snapshot to observe_all"
-            )
+        """The replay applied a step of snapshots stamped ``when`` to the venue."""
         if when > self.clock.now():
             raise LookAheadError(f"snapshots at {when} are in the future")
 
-    def observe_all(self, snaps: Sequence[Snapshot]) -> None:
-        """``observe`` each of ``snaps`` (one look at the clock for the lot)."""
-        now = self.clock.now()
-        if self.venue_shows_liquidity:
-            for snap in snaps:
-                if snap.timestamp > now:
-                    raise LookAheadError(
-                        f"snapshot of {snap.ticker} at {snap.timestamp} is in the future"
-                    )
-            return
-        counts, liquidity = self._counts, self._liquidity
-        for snap in snaps:
-            if snap.timestamp > now:
-                raise LookAheadError(
-                    f"snapshot of {snap.ticker} at {snap.timestamp} is in the future"
-                )
-            vol, oi = snap.volume_24h, snap.open_interest
-            key = (vol, oi, type(vol), type(oi))
-            liq = counts.get(key)
-            if liq is None:
-                if len(counts) >= 100_000:
-                    counts.clear()
-                liq = counts[key] = (_count(vol), _count(oi))
-            liquidity[snap.ticker] = liq
-
     async def market(self, ticker: str) -> Market:
-        return self._dress(await self.venue.market(ticker))
+        return await self.venue.market(ticker)
 
     async def orderbook(self, ticker: str) -> OrderBook:
         return await self.venue.orderbook(ticker)

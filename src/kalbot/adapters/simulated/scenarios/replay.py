@@ -185,7 +185,6 @@ class ReplayDriver:
         self.fill_model = fill_model or get_fill_model("conservative")
         self.results: dict[str, MarketResult] = dict(results or {})
         self.stats = ReplayStats()
-        self.recorded_liquidity = recorded_liquidity
         self.converter = ReplayConverter(
             known_results=self.results, recorded_liquidity=recorded_liquidity
         )
