@@ -264,25 +264,27 @@ def paid_models(settings: Settings, choice: AnalystChoice) -> list[str]:
     return out
 
 
-def past_analyst(
+async def past_analyst(
     settings: Settings,
     repo: Repository,
-    choice: AnalystChoice,
+    spec: BacktestSpec,
     clock: Clock,
     wall_clock: Clock | None = None,
-    earlier: Sequence[EarlierAnalysis] = (),
 ) -> PastAnalyst:
-    """The analyst ``choice`` names, run over the past on the replay ``clock``.
+    """The analyst ``spec.analyst`` names, run over the past on the replay ``clock``.
 
     A paid model reserves and records its spend in ``repo`` under today's budget
-    (``wall_clock``); a free one (the heuristic) touches no database. ``earlier``: paid
-    analyses of earlier backtests it may reuse (``load_earlier_paid``).
+    (``wall_clock``), and unless ``spec.reuse_paid`` is off it reuses the paid analyses of
+    earlier backtests (``load_earlier_paid``); a free one (the heuristic) touches no database.
     """
+    choice = spec.analyst
     paid = paid_models(settings, choice)
     wall = wall_clock or SystemClock()
-    store = PastAIStore(
-        repo if paid else None, wall, replay_clock=clock, earlier=earlier if paid else ()
-    )
+    earlier: list[EarlierAnalysis] = []
+    if paid and spec.reuse_paid:
+        models = dict(m.split(":", 1) for m in paid)  # "provider:model"
+        earlier = await load_earlier_paid(repo, spec.start, spec.end, models)
+    store = PastAIStore(repo if paid else None, wall, replay_clock=clock, earlier=earlier)
     s, provider = _model_settings(settings, choice)
     inner = build_analyst(s, store, clock, provider, budget_clock=wall)
     # What ran, by name: "openai:gpt-4.1-mini", "heuristic + openai:gpt-4.1-mini", ...
@@ -346,11 +348,7 @@ async def _run(
     clock = ManualClock(spec.start)
     past: PastAnalyst | None = None
     if analyst is None and spec.analyst.kind != RECORDED:
-        earlier: list[EarlierAnalysis] = []
-        if spec.reuse_paid:
-            models = dict(m.split(":", 1) for m in paid_models(settings, spec.analyst))
-            earlier = await load_earlier_paid(repo, spec.start, spec.end, models)
-        past = past_analyst(settings, repo, spec.analyst, clock, wall_clock, earlier)
+        past = await past_analyst(settings, repo, spec, clock, wall_clock)
         analyst = past
     ex = Exchange(clock)
     ex.open_account(ACCOUNT, spec.capital)
