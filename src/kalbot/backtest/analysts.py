@@ -20,7 +20,6 @@ the analyses recorded at the time.
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kalbot.analysis.budget import BUDGET_EXHAUSTED
 from kalbot.analysis.memory import InMemoryAIStore
-from kalbot.backtest.replay import LookAheadError, UsedForecast
+from kalbot.backtest.replay import AsOf, LookAheadError, UsedForecast
 from kalbot.domain.ai import StoredAnalysis
 from kalbot.domain.clock import iso_utc
 from kalbot.domain.context import MarketContext
@@ -147,13 +146,9 @@ class PastAIStore:
         self.ledger = ledger
         self.wall_clock = wall_clock
         self.replay_clock = replay_clock
-        by: dict[tuple[str, str], list[EarlierAnalysis]] = {}
-        for e in earlier:
-            by.setdefault((e.analysis.ticker, e.analysis.provider), []).append(e)
-        self._earlier: dict[tuple[str, str], tuple[list[datetime], list[EarlierAnalysis]]] = {}
-        for k, v in by.items():
-            v.sort(key=lambda e: e.replay_time)
-            self._earlier[k] = ([e.replay_time for e in v], v)
+        self._earlier = AsOf(
+            ((e.analysis.ticker, e.analysis.provider), e.replay_time, e.analysis) for e in earlier
+        )
         self.memory = InMemoryAIStore()
         self.calls = 0
         self.cost = ZERO
@@ -237,18 +232,14 @@ class PastAIStore:
         mine = await self.memory.latest_analysis(ticker, provider)
         if self.replay_clock is None or provider is None:
             return mine
-        found = self._earlier.get((ticker, provider))
+        found = self._earlier.latest((ticker, provider), self.replay_clock.now())
         if found is None:
             return mine
-        times, rows = found
-        i = bisect.bisect_right(times, self.replay_clock.now())
-        if i == 0:
+        at, analysis = found
+        if mine is not None and mine.timestamp >= at:
             return mine
-        e = rows[i - 1]
-        if mine is not None and mine.timestamp >= e.replay_time:
-            return mine
-        marked = dict(e.analysis.metadata) | {EARLIER_RUN: str(e.analysis.cost)}
-        return StoredAnalysis(replace(e.analysis, metadata=marked), e.replay_time)
+        marked = dict(analysis.metadata) | {EARLIER_RUN: str(analysis.cost)}
+        return StoredAnalysis(replace(analysis, metadata=marked), at)
 
     async def latest_analyses(
         self, tickers: Iterable[str], provider: str | None = None, since: datetime | None = None

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter
+from typing import Generic, TypeVar
 
 from kalbot.domain.context import MarketContext
 from kalbot.domain.decisions import Analysis, Decision
@@ -90,6 +91,37 @@ class UsedForecast:
     market_mid: Decimal
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class AsOf(Generic[K, V]):
+    """Stamped values by key; ``latest(key, now)`` is the newest stamped at or before ``now``
+    (among equal stamps, the last given), never a later one."""
+
+    def __init__(self, items: Iterable[tuple[K, datetime, V]]) -> None:
+        by: dict[K, list[tuple[datetime, V]]] = {}
+        for key, at, value in items:
+            by.setdefault(key, []).append((at, value))
+        self._times: dict[K, list[datetime]] = {}
+        self._values: dict[K, list[tuple[datetime, V]]] = {}
+        for key, stamped in by.items():
+            stamped.sort(key=lambda sv: sv[0])  # stable: equal stamps keep their order
+            self._times[key] = [at for at, _ in stamped]
+            self._values[key] = stamped
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._values.values())
+
+    def latest(self, key: K, now: datetime) -> tuple[datetime, V] | None:
+        """(stamp, value) of the newest value of ``key`` stamped ``<= now``, or None."""
+        times = self._times.get(key)
+        if times is None:
+            return None
+        i = bisect.bisect_right(times, now)
+        return self._values[key][i - 1] if i else None
+
+
 class ReplayedAnalyst:
     """The analyst of a backtest that costs nothing: the analyses recorded at the time.
 
@@ -102,39 +134,32 @@ class ReplayedAnalyst:
 
     def __init__(self, analyses: Iterable[RecordedAnalysis], clock: Clock) -> None:
         self.clock = clock
-        by: dict[str, list[RecordedAnalysis]] = {}
-        for a in analyses:
-            by.setdefault(a.analysis.ticker, []).append(a)
-        self._by = {t: sorted(v, key=lambda r: r.timestamp) for t, v in by.items()}
-        self._times = {t: [r.timestamp for r in v] for t, v in self._by.items()}
+        self._recorded = AsOf((a.analysis.ticker, a.timestamp, a.analysis) for a in analyses)
         self.used: dict[tuple[str, datetime], UsedForecast] = {}
         self.missing = 0
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by.values())
+        return len(self._recorded)
 
     async def analyze(self, context: MarketContext) -> Analysis:
         now = self.clock.now()
         ticker = context.market.ticker
-        times = self._times.get(ticker, [])
-        i = bisect.bisect_right(times, now)
-        if i == 0:
+        found = self._recorded.latest(ticker, now)
+        if found is None:
             self.missing += 1
             return Analysis(
                 ticker, None, Decision.SKIP, Decimal(0), "no analysis recorded by then",
                 "replay", "recorded", error="no_recorded_analysis",
             )  # fmt: skip
-        rec = self._by[ticker][i - 1]
-        if rec.timestamp > now:  # bisect guarantees this; kept as a tripwire
-            raise LookAheadError(f"analysis of {ticker} at {rec.timestamp} after {now}")
-        p = rec.analysis.probability_yes
+        at, analysis = found
+        if at > now:  # ``AsOf`` guarantees this; kept as a tripwire
+            raise LookAheadError(f"analysis of {ticker} at {at} after {now}")
+        p = analysis.probability_yes
         mid = context.market.quote.mid
-        key = (ticker, rec.timestamp)
+        key = (ticker, at)
         if p is not None and mid is not None and key not in self.used:
-            self.used[key] = UsedForecast(
-                ticker, context.market.category, now, rec.timestamp, p, mid
-            )
-        return rec.analysis
+            self.used[key] = UsedForecast(ticker, context.market.category, now, at, p, mid)
+        return analysis
 
 
 class BacktestStore(MemoryTradingStore):
