@@ -156,6 +156,22 @@ def test_property_an_approved_trade_respects_every_cap_and_has_edge(
 tickers = st.sampled_from(["A", "B", "C", "D", "E", "F"])
 
 
+def _precheck_rule(ticker: str, book: BookState, state: RiskState, cfg: RiskConfig) -> str | None:
+    """The precheck rules one ticker at a time, as written in docs/risk.md."""
+    if state is RiskState.HALTED:
+        return "risk_halted"
+    if state is RiskState.REDUCING:
+        return "risk_reducing"
+    if ticker in book.busy_tickers:
+        return "already_positioned"
+    last = book.last_close.get(ticker)
+    if last is not None and NOW - last < cfg.cooldown:
+        return "cooldown"
+    if book.open_positions >= cfg.max_open_positions:
+        return "max_open_positions"
+    return None
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     names=st.lists(tickers, max_size=12),
@@ -165,7 +181,7 @@ tickers = st.sampled_from(["A", "B", "C", "D", "E", "F"])
     state=st.sampled_from(list(RiskState)),
 )
 @example(["A", "B"], frozenset(), {"A": 3600, "B": 3599}, 0, RiskState.ACTIVE)  # the edge
-def test_property_precheck_all_answers_as_precheck_does_for_each_ticker(
+def test_property_precheck_all_applies_the_rules_to_each_ticker_in_order(
     names: list[str],
     busy: frozenset[str],
     closed: dict[str, int],
@@ -180,6 +196,6 @@ def test_property_precheck_all_answers_as_precheck_does_for_each_ticker(
         last_close={t: NOW - timedelta(seconds=s) for t, s in closed.items()},
         open_positions=open_positions,
     )
-    assert rm.precheck_all(names, book, NOW, state) == [
-        rm.precheck(t, book, NOW, state) for t in names
-    ]
+    want = [_precheck_rule(t, book, state, rm.cfg) for t in names]
+    assert rm.precheck_all(names, book, NOW, state) == want
+    assert [rm.precheck(t, book, NOW, state) for t in names] == want

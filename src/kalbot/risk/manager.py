@@ -120,25 +120,15 @@ class RiskManager:
 
     def precheck(self, ticker: str, book: BookState, now: datetime, state: RiskState) -> str | None:
         """Reasons an open would be refused whatever its size (checked before paying an analyst)."""
-        if state is RiskState.HALTED:
-            return "risk_halted"
-        if state is RiskState.REDUCING:
-            return "risk_reducing"
-        if ticker in book.busy_tickers:
-            return "already_positioned"
-        last = book.last_close.get(ticker)
-        if last is not None and now - last < self.cfg.cooldown:
-            return "cooldown"
-        if book.open_positions >= self.cfg.max_open_positions:
-            return "max_open_positions"
-        return None
+        return self.precheck_all((ticker,), book, now, state)[0]
 
     def precheck_all(
         self, tickers: Sequence[str], book: BookState, now: datetime, state: RiskState
     ) -> list[str | None]:
-        """``precheck`` of each of ``tickers``, in order: the engine asks for every candidate
-        market each cycle, and one call with the rules read once costs a fraction of a call
-        per market (a test holds it to ``precheck`` on generated books)."""
+        """``precheck`` of each of ``tickers``, in order: halted or reducing refuses all; then
+        a ticker already positioned (or with an order in flight), one closed within the
+        cooldown, or the open-position limit reached. The engine asks for every candidate
+        market each cycle in one call, with the rules read once."""
         if state is RiskState.HALTED:
             return ["risk_halted"] * len(tickers)
         if state is RiskState.REDUCING:
